@@ -1,1 +1,74 @@
-fn main() {}
+//! `ferrocast`: a self-hosted live video platform in one binary.
+#![forbid(unsafe_code)]
+
+mod app;
+mod auth;
+mod client;
+mod config;
+mod demo;
+mod http;
+mod ingest;
+mod live;
+mod metrics;
+mod state;
+
+use clap::{Parser, Subcommand};
+use config::{Config, LogFormat, ServeArgs};
+
+/// Live video: RTMP in, HLS out.
+#[derive(Debug, Parser)]
+#[command(name = "ferrocast", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server: RTMP ingest, HLS playback, the API and /metrics.
+    Serve(ServeArgs),
+    /// Run the server with a synthetic live channel `demo` published by ffmpeg.
+    Demo(ServeArgs),
+    /// Manage channels through a running server's API.
+    Channel {
+        #[command(flatten)]
+        client: client::ClientArgs,
+        #[command(subcommand)]
+        command: client::ChannelCommand,
+    },
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("FERROCAST_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            let config = Config::resolve(&args)?;
+            init_logging(config.log_format);
+            runtime()?.block_on(async {
+                let running = app::start(config).await?;
+                app::wait_for_signal().await;
+                running.shutdown().await
+            })
+        }
+        Command::Demo(args) => {
+            let config = Config::resolve(&args)?;
+            init_logging(config.log_format);
+            runtime()?.block_on(demo::run(config))
+        }
+        Command::Channel { client, command } => client::run(&client, &command),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}

@@ -1,0 +1,126 @@
+//! Starting and stopping the server: listeners, tasks and graceful shutdown.
+
+use crate::config::Config;
+use crate::live::{Live, LiveConfig};
+use crate::state::AppState;
+use crate::{auth, http, ingest, metrics};
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::info;
+
+/// A started server.
+pub struct Running {
+    /// Shared state (the demo uses it to create its channel).
+    pub state: AppState,
+    /// Bound HTTP address.
+    pub http_addr: SocketAddr,
+    /// Bound RTMP address.
+    pub rtmp_addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    http_task: JoinHandle<std::io::Result<()>>,
+    ingest_task: JoinHandle<()>,
+}
+
+/// Opens the data directory and database, binds both listeners and starts serving.
+pub async fn start(config: Config) -> anyhow::Result<Running> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    let token = auth::load_or_create_admin_token(&config.data_dir)?;
+    match &token.path {
+        Some(p) => info!(path = %p.display(), "admin token file (send as Authorization: Bearer TOKEN)"),
+        None => info!("admin token from FERROCAST_ADMIN_TOKEN"),
+    }
+    let db_path = config.data_dir.join("ferrocast.db");
+    let db = ferrocast_db::Store::open_sqlite(&db_path).await?;
+    let metrics = metrics::install()?;
+    let upkeep = metrics.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+
+    let http_listener = TcpListener::bind(config.http)
+        .await
+        .with_context(|| format!("binding HTTP on {}", config.http))?;
+    let rtmp_listener = TcpListener::bind(config.rtmp)
+        .await
+        .with_context(|| format!("binding RTMP on {}", config.rtmp))?;
+    let http_addr = http_listener.local_addr()?;
+    let rtmp_addr = rtmp_listener.local_addr()?;
+
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let live = Arc::new(Live::new(
+        LiveConfig {
+            segment_duration: config.segment_duration,
+            window: config.window,
+            reconnect_grace: config.reconnect_grace,
+        },
+        shutdown_rx.clone(),
+    ));
+    let state = AppState {
+        config: Arc::new(config),
+        db,
+        live,
+        admin_token: token.token.into(),
+        metrics: Some(metrics),
+        ready: Arc::new(AtomicBool::new(false)),
+        http_port: http_addr.port(),
+        rtmp_port: rtmp_addr.port(),
+    };
+
+    let ingest_task = tokio::spawn(ingest::serve(rtmp_listener, state.clone(), shutdown_rx.clone()));
+    let router = http::router(state.clone());
+    let http_stop = http_shutdown(state.clone(), shutdown_rx);
+    let http_task = tokio::spawn(async move {
+        axum::serve(http_listener, router).with_graceful_shutdown(http_stop).await
+    });
+    state.ready.store(true, Ordering::Relaxed);
+    info!(http = %http_addr, rtmp = %rtmp_addr, data_dir = %state.config.data_dir.display(), "ferrocast serving");
+    Ok(Running { state, http_addr, rtmp_addr, shutdown, http_task, ingest_task })
+}
+
+/// Resolves when HTTP should stop: after shutdown began, every broadcast ended, and the drain
+/// period passed, so players fetch playlists that end with EXT-X-ENDLIST.
+async fn http_shutdown(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|s| *s).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while state.live.all().iter().any(|c| c.is_packaging()) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(state.config.shutdown_drain).await;
+}
+
+impl Running {
+    /// Begins a graceful shutdown and waits for it to finish.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        info!("shutting down: telling publishers, ending playlists");
+        self.state.ready.store(false, Ordering::Relaxed);
+        let _ = self.shutdown.send(true);
+        let _ = self.ingest_task.await;
+        self.http_task.await??;
+        info!("shutdown complete");
+        Ok(())
+    }
+}
+
+/// Waits for SIGTERM or SIGINT.
+pub async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

@@ -1,0 +1,212 @@
+//! Server configuration: flags, then `FERROCAST_*` environment variables, then a TOML config file,
+//! then defaults. clap handles the first two; the file fills whatever they left unset.
+
+use anyhow::{bail, Context};
+use clap::Args;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// `ferrocast serve` options. Every one also reads an environment variable and a config-file key
+/// of the same name (`segment_duration` in the file for `--segment-duration`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// TOML config file with any of the keys below.
+    #[arg(long, env = "FERROCAST_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// HTTP listen address (API, playback, metrics) [default: 0.0.0.0:8080].
+    #[arg(long, env = "FERROCAST_HTTP", value_name = "ADDR")]
+    pub http: Option<SocketAddr>,
+    /// RTMP listen address (ingest) [default: 0.0.0.0:1935].
+    #[arg(long, env = "FERROCAST_RTMP", value_name = "ADDR")]
+    pub rtmp: Option<SocketAddr>,
+    /// Directory for the database and the admin token [default: ./ferrocast-data].
+    #[arg(long, env = "FERROCAST_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Segment duration in whole seconds; also EXT-X-TARGETDURATION [default: 2].
+    #[arg(long, env = "FERROCAST_SEGMENT_DURATION", value_name = "SECONDS")]
+    pub segment_duration: Option<u32>,
+    /// Segments listed in each live playlist [default: 6].
+    #[arg(long, env = "FERROCAST_WINDOW", value_name = "SEGMENTS")]
+    pub window: Option<usize>,
+    /// How long a dropped publisher may take to come back and continue the same playlist
+    /// (after an EXT-X-DISCONTINUITY) before the playlist ends, e.g. "10s" [default: 10s].
+    #[arg(long, env = "FERROCAST_RECONNECT_GRACE", value_name = "DURATION", value_parser = parse_duration)]
+    pub reconnect_grace: Option<Duration>,
+    /// How long HTTP keeps serving after SIGTERM so players fetch the ended playlists [default: 2s].
+    #[arg(long, env = "FERROCAST_SHUTDOWN_DRAIN", value_name = "DURATION", value_parser = parse_duration)]
+    pub shutdown_drain: Option<Duration>,
+    /// Simultaneous RTMP connections allowed from one IP address [default: 16].
+    #[arg(long, env = "FERROCAST_MAX_CONNECTIONS_PER_IP", value_name = "N")]
+    pub max_connections_per_ip: Option<usize>,
+    /// Host name put in ingest and playback URLs; by default the Host header of the API request.
+    #[arg(long, env = "FERROCAST_PUBLIC_HOST", value_name = "HOST")]
+    pub public_host: Option<String>,
+    /// Log format: "text" or "json" [default: text].
+    #[arg(long, env = "FERROCAST_LOG_FORMAT", value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, humantime::DurationError> {
+    humantime::parse_duration(s)
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines with fields.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The config file's shape: the same keys as the flags.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    http: Option<SocketAddr>,
+    rtmp: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    segment_duration: Option<u32>,
+    window: Option<usize>,
+    #[serde(default, with = "opt_duration")]
+    reconnect_grace: Option<Duration>,
+    #[serde(default, with = "opt_duration")]
+    shutdown_drain: Option<Duration>,
+    max_connections_per_ip: Option<usize>,
+    public_host: Option<String>,
+    log_format: Option<LogFormat>,
+}
+
+mod opt_duration {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        let s: Option<String> = Option::deserialize(d)?;
+        s.map(|s| humantime::parse_duration(&s).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+/// The resolved configuration of a running server.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// HTTP listen address.
+    pub http: SocketAddr,
+    /// RTMP listen address.
+    pub rtmp: SocketAddr,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Segment duration (whole seconds).
+    pub segment_duration: Duration,
+    /// Segments per playlist.
+    pub window: usize,
+    /// Reconnect grace period.
+    pub reconnect_grace: Duration,
+    /// Post-SIGTERM serving time.
+    pub shutdown_drain: Duration,
+    /// Per-address RTMP connection cap.
+    pub max_connections_per_ip: usize,
+    /// Host for generated URLs, if fixed.
+    pub public_host: Option<String>,
+    /// Log format.
+    pub log_format: LogFormat,
+}
+
+/// Longest segment we accept: beyond this a live stream is no longer "live".
+const MAX_SEGMENT_SECONDS: u32 = 10;
+/// Longest window: it bounds memory per channel.
+const MAX_WINDOW: usize = 30;
+
+impl Config {
+    /// Resolves flags/env over the config file over defaults, and validates the result.
+    pub fn resolve(args: &ServeArgs) -> anyhow::Result<Self> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let segment_seconds = args.segment_duration.or(file.segment_duration).unwrap_or(2);
+        if !(1..=MAX_SEGMENT_SECONDS).contains(&segment_seconds) {
+            bail!("segment duration must be 1 to {MAX_SEGMENT_SECONDS} seconds, got {segment_seconds}");
+        }
+        let window = args.window.or(file.window).unwrap_or(6);
+        if !(3..=MAX_WINDOW).contains(&window) {
+            bail!("window must be 3 to {MAX_WINDOW} segments, got {window}");
+        }
+        let max_per_ip = args.max_connections_per_ip.or(file.max_connections_per_ip).unwrap_or(16);
+        if max_per_ip == 0 {
+            bail!("max connections per IP must be at least 1");
+        }
+        Ok(Config {
+            http: args.http.or(file.http).unwrap_or(([0, 0, 0, 0], 8080).into()),
+            rtmp: args.rtmp.or(file.rtmp).unwrap_or(([0, 0, 0, 0], 1935).into()),
+            data_dir: args
+                .data_dir
+                .clone()
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("ferrocast-data")),
+            segment_duration: Duration::from_secs(segment_seconds.into()),
+            window,
+            reconnect_grace: args
+                .reconnect_grace
+                .or(file.reconnect_grace)
+                .unwrap_or(Duration::from_secs(10)),
+            shutdown_drain: args
+                .shutdown_drain
+                .or(file.shutdown_drain)
+                .unwrap_or(Duration::from_secs(2)),
+            max_connections_per_ip: max_per_ip,
+            public_host: args.public_host.clone().or(file.public_host),
+            log_format: args.log_format.or(file.log_format).unwrap_or_default(),
+        })
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_file_and_file_over_defaults() {
+        let dir = std::env::temp_dir().join(format!("ferrocast-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("ferrocast.toml");
+        std::fs::write(&path, "window = 8\nsegment_duration = 4\nreconnect_grace = \"3s\"\n").unwrap();
+        let args = ServeArgs { config: Some(path), window: Some(5), ..ServeArgs::default() };
+        let c = Config::resolve(&args).unwrap();
+        assert_eq!(c.window, 5);
+        assert_eq!(c.segment_duration, Duration::from_secs(4));
+        assert_eq!(c.reconnect_grace, Duration::from_secs(3));
+        assert_eq!(c.http.port(), 8080);
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        let args = ServeArgs { segment_duration: Some(0), ..ServeArgs::default() };
+        assert!(Config::resolve(&args).is_err());
+        let args = ServeArgs { window: Some(1000), ..ServeArgs::default() };
+        assert!(Config::resolve(&args).is_err());
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        let dir = std::env::temp_dir().join(format!("ferrocast-cfg2-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bad.toml");
+        std::fs::write(&path, "windw = 8\n").unwrap();
+        let args = ServeArgs { config: Some(path), ..ServeArgs::default() };
+        assert!(Config::resolve(&args).is_err());
+        std::fs::remove_dir_all(dir).ok();
+    }
+}

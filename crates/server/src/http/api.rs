@@ -1,0 +1,182 @@
+//! The channel API (`/api/v1/channels`), IVS-style: create returns the key and the URLs.
+
+use super::error::AppError;
+use crate::auth;
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use ferrocast_db::ChannelRecord;
+use serde::{Deserialize, Serialize};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Longest channel name.
+pub const MAX_NAME_LEN: usize = 48;
+
+/// The API routes (all behind the admin token).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/channels", post(create).get(list))
+        .route("/api/v1/channels/{name}", get(show).delete(delete))
+        .route("/api/v1/channels/{name}/rotate-key", post(rotate))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateChannel {
+    name: String,
+}
+
+/// A channel as the API shows it.
+#[derive(Debug, Serialize)]
+struct ChannelView {
+    name: String,
+    /// Only present when just created or rotated: it is never stored in clear.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_key: Option<String>,
+    /// OBS "Server" field.
+    ingest_url: String,
+    /// Full publish URL for ffmpeg (only with the key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    publish_url: Option<String>,
+    playback_url: String,
+    live: bool,
+    created_at: String,
+    key_rotated_at: String,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+fn rfc3339(ms: i64) -> String {
+    let t = UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+/// Checks the name: 1 to 48 of `a-z 0-9 - _`, starting with a letter or digit.
+pub fn validate_name(name: &str) -> Result<(), AppError> {
+    let ok_len = !name.is_empty() && name.len() <= MAX_NAME_LEN;
+    let ok_chars = name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    let ok_start = name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
+    if ok_len && ok_chars && ok_start {
+        return Ok(());
+    }
+    Err(AppError::bad_request(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_name",
+        format!(
+            "channel names are 1 to {MAX_NAME_LEN} characters of a-z, 0-9, '-' and '_', starting with a letter or digit"
+        ),
+    ))
+}
+
+fn check_admin(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(AppError::unauthorized)?;
+    if auth::secrets_equal(given.trim().as_bytes(), state.admin_token.as_bytes()) {
+        Ok(())
+    } else {
+        Err(AppError::unauthorized())
+    }
+}
+
+fn host_of(state: &AppState, headers: &HeaderMap) -> String {
+    if let Some(h) = &state.config.public_host {
+        return h.clone();
+    }
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
+    // Strip a port, keeping bracketed IPv6 literals intact.
+    match host.rfind(':') {
+        Some(i) if !host[i..].contains(']') => host[..i].to_owned(),
+        _ => host.to_owned(),
+    }
+}
+
+fn view(state: &AppState, headers: &HeaderMap, c: &ChannelRecord, key: Option<String>) -> ChannelView {
+    let host = host_of(state, headers);
+    let ingest_url = format!("rtmp://{host}:{}/live", state.rtmp_port);
+    let publish_url = key.as_ref().map(|k| format!("{ingest_url}/{k}"));
+    ChannelView {
+        name: c.name.clone(),
+        stream_key: key,
+        ingest_url,
+        publish_url,
+        playback_url: format!("http://{host}:{}/live/{}/master.m3u8", state.http_port, c.name),
+        live: state.live.get(&c.name).is_some_and(|l| l.is_live()),
+        created_at: rfc3339(c.created_at_ms),
+        key_rotated_at: rfc3339(c.key_rotated_at_ms),
+    }
+}
+
+async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<CreateChannel>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, AppError> {
+    check_admin(&state, &headers)?;
+    let Json(body) = body.map_err(|e| {
+        AppError::bad_request(StatusCode::BAD_REQUEST, "invalid_body", e.body_text())
+    })?;
+    validate_name(&body.name)?;
+    let key = auth::new_stream_key();
+    let record = state.db.create_channel(&body.name, &auth::hash_key(&key), now_ms()).await?;
+    tracing::info!(channel = %record.name, "channel created");
+    Ok((StatusCode::CREATED, Json(view(&state, &headers, &record, Some(key)))).into_response())
+}
+
+async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
+    check_admin(&state, &headers)?;
+    let channels = state.db.list_channels().await?;
+    let views: Vec<_> = channels.iter().map(|c| view(&state, &headers, c, None)).collect();
+    Ok(Json(serde_json::json!({ "channels": views })).into_response())
+}
+
+async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Response, AppError> {
+    check_admin(&state, &headers)?;
+    validate_name(&name)?;
+    let c = state.db.get_channel(&name).await?.ok_or_else(|| AppError::not_found("channel"))?;
+    Ok(Json(view(&state, &headers, &c, None)).into_response())
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Response, AppError> {
+    check_admin(&state, &headers)?;
+    validate_name(&name)?;
+    if !state.db.delete_channel(&name).await? {
+        return Err(AppError::not_found("channel"));
+    }
+    state.live.remove(&name);
+    tracing::info!(channel = %name, "channel deleted");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn rotate(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Response, AppError> {
+    check_admin(&state, &headers)?;
+    validate_name(&name)?;
+    let key = auth::new_stream_key();
+    if !state.db.rotate_key(&name, &auth::hash_key(&key), now_ms()).await? {
+        return Err(AppError::not_found("channel"));
+    }
+    // A leaked key is the usual reason to rotate: whoever streams with it is cut off too.
+    state.live.kick(&name);
+    tracing::info!(channel = %name, "stream key rotated");
+    let c = state.db.get_channel(&name).await?.ok_or_else(|| AppError::not_found("channel"))?;
+    Ok(Json(view(&state, &headers, &c, Some(key))).into_response())
+}

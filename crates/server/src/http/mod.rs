@@ -1,0 +1,20 @@
+//! HTTP: `router(state) -> Router` with the API, the HLS origin and the operations endpoints.
+
+pub mod api;
+pub mod error;
+pub mod ops;
+pub mod origin;
+
+use crate::state::AppState;
+use axum::Router;
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(api::routes())
+        .merge(origin::routes())
+        .merge(ops::routes())
+        .fallback(|| async { error::AppError::not_found("route") })
+        .layer(axum::middleware::from_fn(crate::metrics::track_http))
+        .with_state(state)
+}

@@ -1,0 +1,204 @@
+//! The HLS origin: playlists and CMAF segments from memory, with the headers a CDN needs.
+//!
+//! Request paths are parsed into numbers and looked up in the in-memory ring; nothing from a
+//! request ever becomes a file path.
+
+use super::error::AppError;
+use crate::live::{CachedPlaylist, Output};
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use bytes::Bytes;
+use std::sync::Arc;
+use tower_http::cors::{Any, CorsLayer};
+
+const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
+const SEGMENT_TYPE: &str = "video/iso.segment";
+const INIT_TYPE: &str = "video/mp4";
+/// Segments never change under their URI (the broadcast id is in it).
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+/// The playback routes, with CORS for browser players.
+pub fn routes() -> Router<AppState> {
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
+        .allow_headers([header::RANGE, header::IF_NONE_MATCH])
+        .expose_headers([header::CONTENT_LENGTH, header::CONTENT_RANGE, header::ETAG])
+        .max_age(std::time::Duration::from_secs(86400));
+    Router::new()
+        .route("/live/{name}/master.m3u8", get(master))
+        .route("/live/{name}/{rendition}/index.m3u8", get(media_playlist))
+        .route("/live/{name}/{rendition}/{sid}/{file}", get(segment))
+        .layer(cors)
+}
+
+fn output_of(state: &AppState, name: &str) -> Result<Arc<Output>, AppError> {
+    state
+        .live
+        .get(name)
+        .and_then(|c| c.output())
+        .ok_or_else(|| AppError::not_found("live channel"))
+}
+
+/// Playlists may be cached for half a segment: long enough to absorb a crowd, short enough that
+/// players still see each new segment promptly.
+fn playlist_cache_control(state: &AppState) -> HeaderValue {
+    let secs = (state.config.segment_duration.as_secs() / 2).max(1);
+    HeaderValue::from_str(&format!("public, max-age={secs}")).unwrap_or(HeaderValue::from_static("no-cache"))
+}
+
+fn playlist_response(state: &AppState, headers: &HeaderMap, p: CachedPlaylist) -> Response {
+    let mut res = if if_none_match(headers, &p.etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut r = Response::new(Body::from(p.body));
+        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PLAYLIST_TYPE));
+        r
+    };
+    let h = res.headers_mut();
+    h.insert(header::CACHE_CONTROL, playlist_cache_control(state));
+    if let Ok(v) = HeaderValue::from_str(&p.etag) {
+        h.insert(header::ETAG, v);
+    }
+    res
+}
+
+fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| {
+            let t = t.trim();
+            t == "*" || t.trim_start_matches("W/") == etag
+        })
+}
+
+async fn master(State(state): State<AppState>, Path(name): Path<String>, headers: HeaderMap) -> Result<Response, AppError> {
+    let out = output_of(&state, &name)?;
+    let p = out.master_playlist().ok_or_else(|| AppError::not_found("live channel"))?;
+    Ok(playlist_response(&state, &headers, p))
+}
+
+async fn media_playlist(
+    State(state): State<AppState>,
+    Path((name, rendition)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let out = output_of(&state, &name)?;
+    let p = out.media_playlist(&rendition).ok_or_else(|| AppError::not_found("rendition"))?;
+    Ok(playlist_response(&state, &headers, p))
+}
+
+/// What a segment-route file name names.
+#[derive(Debug, PartialEq, Eq)]
+enum SegmentFile {
+    Media(u64),
+    Init(u32),
+}
+
+fn parse_file(file: &str) -> Option<SegmentFile> {
+    if let Some(n) = file.strip_suffix(".m4s") {
+        return digits(n).and_then(|n| n.parse().ok()).map(SegmentFile::Media);
+    }
+    let n = file.strip_prefix("init-")?.strip_suffix(".mp4")?;
+    digits(n).and_then(|n| n.parse().ok()).map(SegmentFile::Init)
+}
+
+fn digits(s: &str) -> Option<&str> {
+    (!s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit())).then_some(s)
+}
+
+async fn segment(
+    State(state): State<AppState>,
+    Path((name, rendition, sid, file)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let out = output_of(&state, &name)?;
+    if out.sid != sid {
+        return Err(AppError::not_found("segment"));
+    }
+    let (bytes, content_type, tag) = match parse_file(&file) {
+        Some(SegmentFile::Media(msn)) => (out.segment(&rendition, msn), SEGMENT_TYPE, format!("\"{sid}-{rendition}-{msn}\"")),
+        Some(SegmentFile::Init(id)) => (out.init(&rendition, id), INIT_TYPE, format!("\"{sid}-{rendition}-i{id}\"")),
+        None => (None, SEGMENT_TYPE, String::new()),
+    };
+    let bytes = bytes.ok_or_else(|| AppError::not_found("segment"))?;
+    Ok(immutable_response(&headers, bytes, content_type, &tag))
+}
+
+fn immutable_response(headers: &HeaderMap, bytes: Bytes, content_type: &'static str, etag: &str) -> Response {
+    let total = bytes.len() as u64;
+    let mut res = if if_none_match(headers, etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        match headers.get(header::RANGE).map(|r| r.to_str().map(http_range_header::parse_range_header)) {
+            None => Response::new(Body::from(bytes)),
+            Some(Ok(Ok(ranges))) => match ranges.validate(total) {
+                // One range is what players send; several are answered whole, which RFC 9110 allows.
+                Ok(v) if v.len() == 1 => {
+                    let r = &v[0];
+                    let (start, end) = (*r.start(), *r.end());
+                    let mut res = Response::new(Body::from(bytes.slice(start as usize..=end as usize)));
+                    *res.status_mut() = StatusCode::PARTIAL_CONTENT;
+                    if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{total}")) {
+                        res.headers_mut().insert(header::CONTENT_RANGE, v);
+                    }
+                    res
+                }
+                Ok(_) => Response::new(Body::from(bytes)),
+                Err(_) => range_not_satisfiable(total),
+            },
+            Some(_) => range_not_satisfiable(total),
+        }
+    };
+    let status = res.status();
+    let h = res.headers_mut();
+    if !h.contains_key(header::CONTENT_TYPE) && status != StatusCode::NOT_MODIFIED && status != StatusCode::RANGE_NOT_SATISFIABLE {
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        h.insert(header::ETAG, v);
+    }
+    res
+}
+
+fn range_not_satisfiable(total: u64) -> Response {
+    let mut res = AppError::bad_request(StatusCode::RANGE_NOT_SATISFIABLE, "bad_range", "requested range not satisfiable").into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("bytes */{total}")) {
+        res.headers_mut().insert(header::CONTENT_RANGE, v);
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_parse_to_numbers_only() {
+        assert_eq!(parse_file("12.m4s"), Some(SegmentFile::Media(12)));
+        assert_eq!(parse_file("init-3.mp4"), Some(SegmentFile::Init(3)));
+        for bad in ["../x.m4s", ".m4s", "-1.m4s", "1.m4s.m4s", "init-.mp4", "init-1.m4s", "99999999999999999999999.m4s", "1 .m4s"] {
+            assert_eq!(parse_file(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn etag_matching_accepts_lists_weak_and_star() {
+        let mut h = HeaderMap::new();
+        h.insert(header::IF_NONE_MATCH, HeaderValue::from_static("\"a\", W/\"b\""));
+        assert!(if_none_match(&h, "\"b\""));
+        assert!(!if_none_match(&h, "\"c\""));
+        h.insert(header::IF_NONE_MATCH, HeaderValue::from_static("*"));
+        assert!(if_none_match(&h, "\"c\""));
+    }
+}

@@ -1,0 +1,244 @@
+//! Live channels in memory: who is publishing, the hub, and what viewers are served.
+//!
+//! Each channel has one [`Hub`]. While a broadcast lasts (from the first publish until its
+//! playlist ends), one packager task consumes the hub and fills an [`Output`]: the bounded ring of
+//! CMAF segments and the cached playlists the HTTP origin serves.
+
+mod output;
+mod packager;
+
+pub use output::{CachedPlaylist, Output};
+
+use crate::metrics as m;
+use ferrocast_hub::Hub;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+
+/// Events a subscriber may fall behind by before it lags (about 10 s of 30 fps video + audio).
+const HUB_CAPACITY: usize = 1024;
+
+/// Packaging settings shared by every channel.
+#[derive(Debug, Clone)]
+pub struct LiveConfig {
+    /// Segment duration / EXT-X-TARGETDURATION.
+    pub segment_duration: Duration,
+    /// Segments listed per playlist.
+    pub window: usize,
+    /// How long a dropped publisher may take to come back.
+    pub reconnect_grace: Duration,
+}
+
+/// All live channels of this server.
+#[derive(Debug)]
+pub struct Live {
+    config: LiveConfig,
+    channels: RwLock<HashMap<String, Arc<LiveChannel>>>,
+    shutdown: watch::Receiver<bool>,
+}
+
+/// Why a publish was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishRefusal {
+    /// Someone is already publishing to this channel.
+    AlreadyLive,
+    /// The server is shutting down.
+    ShuttingDown,
+}
+
+/// One channel's live state.
+#[derive(Debug)]
+pub struct LiveChannel {
+    /// Channel name.
+    pub name: String,
+    /// Fan-out of the current publisher's media.
+    pub hub: Hub,
+    state: Mutex<ChannelState>,
+    output: RwLock<Option<Arc<Output>>>,
+}
+
+#[derive(Debug, Default)]
+struct ChannelState {
+    publisher: Option<PublisherSlot>,
+    packager_running: bool,
+}
+
+#[derive(Debug)]
+struct PublisherSlot {
+    connection: u64,
+    kick: Arc<Notify>,
+}
+
+/// Held by the ingest connection while it publishes; dropping it ends the publish.
+#[derive(Debug)]
+pub struct PublishGuard {
+    channel: Arc<LiveChannel>,
+    session: u64,
+    connection: u64,
+    clean: bool,
+}
+
+impl Live {
+    /// An empty registry; `shutdown` turns true when the server stops.
+    pub fn new(config: LiveConfig, shutdown: watch::Receiver<bool>) -> Self {
+        Self { config, channels: RwLock::new(HashMap::new()), shutdown }
+    }
+
+    /// The channel's live state, if it has ever gone live since start.
+    pub fn get(&self, name: &str) -> Option<Arc<LiveChannel>> {
+        self.channels.read().unwrap_or_else(PoisonError::into_inner).get(name).cloned()
+    }
+
+    fn get_or_create(&self, name: &str) -> Arc<LiveChannel> {
+        if let Some(ch) = self.get(name) {
+            return ch;
+        }
+        let mut map = self.channels.write().unwrap_or_else(PoisonError::into_inner);
+        map.entry(name.to_owned())
+            .or_insert_with(|| {
+                Arc::new(LiveChannel {
+                    name: name.to_owned(),
+                    hub: Hub::new(HUB_CAPACITY),
+                    state: Mutex::new(ChannelState::default()),
+                    output: RwLock::new(None),
+                })
+            })
+            .clone()
+    }
+
+    /// Claims the channel for a publisher. `kick` is notified when the server wants it gone.
+    pub fn start_publish(
+        &self,
+        name: &str,
+        connection: u64,
+        kick: Arc<Notify>,
+    ) -> Result<PublishGuard, PublishRefusal> {
+        if *self.shutdown.borrow() {
+            return Err(PublishRefusal::ShuttingDown);
+        }
+        let channel = self.get_or_create(name);
+        {
+            let mut state = channel.lock_state();
+            if state.publisher.is_some() {
+                return Err(PublishRefusal::AlreadyLive);
+            }
+            state.publisher = Some(PublisherSlot { connection, kick });
+            if !state.packager_running {
+                state.packager_running = true;
+                // Subscribe before the session starts so the packager sees `Started`.
+                let sub = channel.hub.subscribe();
+                tokio::spawn(packager::run(
+                    channel.clone(),
+                    sub,
+                    self.config.clone(),
+                    self.shutdown.clone(),
+                ));
+            }
+        }
+        let session = channel.hub.start();
+        metrics::gauge!(m::CHANNEL_LIVE, "channel" => name.to_owned()).set(1.0);
+        Ok(PublishGuard { channel, session, connection, clean: false })
+    }
+
+    /// Asks the channel's publisher (if any) to stop, e.g. after a key rotation.
+    pub fn kick(&self, name: &str) {
+        if let Some(ch) = self.get(name) {
+            if let Some(p) = &ch.lock_state().publisher {
+                p.kick.notify_one();
+            }
+        }
+    }
+
+    /// Forgets a deleted channel: its publisher is kicked and its playlists disappear.
+    pub fn remove(&self, name: &str) {
+        self.kick(name);
+        let removed = self.channels.write().unwrap_or_else(PoisonError::into_inner).remove(name);
+        if let Some(ch) = removed {
+            *ch.output.write().unwrap_or_else(PoisonError::into_inner) = None;
+        }
+    }
+
+    /// Channels with a publisher right now.
+    pub fn live_count(&self) -> usize {
+        let map = self.channels.read().unwrap_or_else(PoisonError::into_inner);
+        map.values().filter(|c| c.is_live()).count()
+    }
+
+    /// Total bytes held in all channels' segment rings.
+    pub fn held_bytes(&self) -> usize {
+        let map = self.channels.read().unwrap_or_else(PoisonError::into_inner);
+        map.values().filter_map(|c| c.output()).map(|o| o.held_bytes()).sum()
+    }
+
+    /// Every channel's state (for shutdown).
+    pub fn all(&self) -> Vec<Arc<LiveChannel>> {
+        self.channels.read().unwrap_or_else(PoisonError::into_inner).values().cloned().collect()
+    }
+}
+
+impl LiveChannel {
+    fn lock_state(&self) -> MutexGuard<'_, ChannelState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether a publisher is connected now.
+    pub fn is_live(&self) -> bool {
+        self.lock_state().publisher.is_some()
+    }
+
+    /// Whether a packager task still runs (live, or within the reconnect grace period).
+    pub fn is_packaging(&self) -> bool {
+        self.lock_state().packager_running
+    }
+
+    /// What viewers are served now: the current or last broadcast.
+    pub fn output(&self) -> Option<Arc<Output>> {
+        self.output.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    fn set_output(&self, output: Arc<Output>) {
+        *self.output.write().unwrap_or_else(PoisonError::into_inner) = Some(output);
+    }
+
+    /// Called by the packager when it wants to end the broadcast: succeeds (and marks the packager
+    /// stopped) only if no publisher has claimed the channel meanwhile.
+    fn packager_may_stop(&self) -> bool {
+        let mut state = self.lock_state();
+        if state.publisher.is_some() {
+            return false;
+        }
+        state.packager_running = false;
+        true
+    }
+}
+
+impl PublishGuard {
+    /// The hub session number.
+    pub fn session(&self) -> u64 {
+        self.session
+    }
+
+    /// The channel being published.
+    pub fn channel(&self) -> &Arc<LiveChannel> {
+        &self.channel
+    }
+
+    /// Marks the end as an explicit unpublish (the playlist ends at once, no grace period).
+    pub fn set_clean(&mut self) {
+        self.clean = true;
+    }
+}
+
+impl Drop for PublishGuard {
+    fn drop(&mut self) {
+        {
+            let mut state = self.channel.lock_state();
+            if state.publisher.as_ref().is_some_and(|p| p.connection == self.connection) {
+                state.publisher = None;
+            }
+        }
+        self.channel.hub.end(self.session, self.clean);
+        metrics::gauge!(m::CHANNEL_LIVE, "channel" => self.channel.name.clone()).set(0.0);
+    }
+}

@@ -1,0 +1,87 @@
+//! Prometheus metrics: names in one place, the recorder, and the HTTP middleware.
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+/// Open RTMP connections.
+pub const RTMP_CONNECTIONS: &str = "ferrocast_rtmp_connections";
+/// RTMP connections accepted since start.
+pub const RTMP_CONNECTIONS_TOTAL: &str = "ferrocast_rtmp_connections_total";
+/// RTMP connections refused before the handshake, by reason.
+pub const RTMP_CONNECTIONS_REFUSED: &str = "ferrocast_rtmp_connections_refused_total";
+/// RTMP connections ended by an error, by kind.
+pub const RTMP_ERRORS: &str = "ferrocast_rtmp_errors_total";
+/// Publishes accepted, by channel.
+pub const PUBLISH_ACCEPTED: &str = "ferrocast_rtmp_publish_accepted_total";
+/// Publishes refused, by reason.
+pub const PUBLISH_REFUSED: &str = "ferrocast_rtmp_publish_refused_total";
+/// 1 while a channel has a publisher.
+pub const CHANNEL_LIVE: &str = "ferrocast_channel_live";
+/// Media bytes received, by channel.
+pub const INGEST_BYTES: &str = "ferrocast_ingest_bytes_total";
+/// Ingest bitrate over the last second, bits/s, by channel.
+pub const INGEST_BITRATE: &str = "ferrocast_ingest_bitrate_bps";
+/// Video frames per second over the last second, by channel.
+pub const INGEST_FPS: &str = "ferrocast_ingest_frame_rate";
+/// Seconds between the last two video keyframes, by channel.
+pub const INGEST_KEYFRAME_INTERVAL: &str = "ferrocast_ingest_keyframe_interval_seconds";
+/// Frames received, by channel and track.
+pub const INGEST_FRAMES: &str = "ferrocast_ingest_frames_total";
+/// Media messages the demuxer refused, by channel.
+pub const INGEST_DEMUX_ERRORS: &str = "ferrocast_ingest_demux_errors_total";
+/// Segments produced, by channel.
+pub const SEGMENTS: &str = "ferrocast_segments_total";
+/// Segment bytes produced, by channel.
+pub const SEGMENT_BYTES: &str = "ferrocast_segment_bytes_total";
+/// Segment durations, by channel.
+pub const SEGMENT_DURATION: &str = "ferrocast_segment_duration_seconds";
+/// Inputs the packager refused, by channel.
+pub const PACKAGER_ERRORS: &str = "ferrocast_packager_errors_total";
+/// Hub events the packager missed by falling behind, by channel.
+pub const PACKAGER_LAGGED: &str = "ferrocast_packager_lagged_events_total";
+/// Bytes held in all segment rings.
+pub const LIVE_HELD_BYTES: &str = "ferrocast_live_held_bytes";
+/// HTTP requests, by route, method and status.
+pub const HTTP_REQUESTS: &str = "ferrocast_http_requests_total";
+/// HTTP request latency, by route.
+pub const HTTP_DURATION: &str = "ferrocast_http_request_duration_seconds";
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the process-wide recorder once and returns its handle.
+pub fn install() -> anyhow::Result<PrometheusHandle> {
+    if let Some(h) = HANDLE.get() {
+        return Ok(h.clone());
+    }
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full(HTTP_DURATION.to_owned()),
+            &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0],
+        )?
+        .set_buckets_for_metric(
+            Matcher::Full(SEGMENT_DURATION.to_owned()),
+            &[0.5, 1.0, 1.5, 1.9, 2.0, 2.1, 2.5, 3.0, 4.0, 6.0, 8.0, 10.0],
+        )?
+        .install_recorder()?;
+    Ok(HANDLE.get_or_init(|| handle).clone())
+}
+
+/// Records every request's route, status and latency.
+pub async fn track_http(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().as_str().to_owned();
+    let response = next.run(req).await;
+    let status = response.status().as_u16().to_string();
+    metrics::histogram!(HTTP_DURATION, "route" => route.clone()).record(start.elapsed().as_secs_f64());
+    metrics::counter!(HTTP_REQUESTS, "route" => route, "method" => method, "status" => status)
+        .increment(1);
+    response
+}
