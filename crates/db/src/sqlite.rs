@@ -31,7 +31,10 @@ impl SqliteStore {
     pub async fn open(path: &Path) -> Result<Self, DbError> {
         let url = format!("sqlite://{}", path.display());
         let options = SqliteConnectOptions::from_str(&url)
-            .map_err(|source| DbError::Open { url: url.clone(), source })?
+            .map_err(|source| DbError::Open {
+                url: url.clone(),
+                source,
+            })?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
@@ -63,9 +66,9 @@ impl SqliteStore {
         .await;
         match row {
             Ok(row) => Ok(record(&row)?),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                Err(DbError::NameTaken { name: name.to_owned() })
-            }
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(DbError::NameTaken {
+                name: name.to_owned(),
+            }),
             Err(e) => Err(e.into()),
         }
     }
@@ -146,7 +149,10 @@ mod tests {
             rand_suffix()
         ));
         std::fs::create_dir_all(&dir).unwrap();
-        (Store::open_sqlite(&dir.join("db.sqlite")).await.unwrap(), dir)
+        (
+            Store::open_sqlite(&dir.join("db.sqlite")).await.unwrap(),
+            dir,
+        )
     }
 
     fn rand_suffix() -> u128 {
@@ -169,7 +175,14 @@ mod tests {
         assert_eq!((found.name.as_str(), hash), ("alpha", [1; 32]));
         assert!(s.rotate_key("alpha", &[3; 32], 20).await.unwrap());
         assert!(s.channel_by_key_hash(&[1; 32]).await.unwrap().is_none());
-        assert_eq!(s.get_channel("alpha").await.unwrap().unwrap().key_rotated_at_ms, 20);
+        assert_eq!(
+            s.get_channel("alpha")
+                .await
+                .unwrap()
+                .unwrap()
+                .key_rotated_at_ms,
+            20
+        );
         assert_eq!(s.list_channels().await.unwrap().len(), 1);
         assert!(s.delete_channel("alpha").await.unwrap());
         assert!(!s.delete_channel("alpha").await.unwrap());

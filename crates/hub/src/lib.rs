@@ -91,7 +91,9 @@ impl Hub {
 
     /// Subscribes from now on; pair it with [`Hub::state`] to start mid-stream.
     pub fn subscribe(&self) -> Subscriber {
-        Subscriber { rx: self.inner.tx.subscribe() }
+        Subscriber {
+            rx: self.inner.tx.subscribe(),
+        }
     }
 
     /// Number of current subscribers.
@@ -107,11 +109,18 @@ impl Hub {
     /// Begins a publish session and announces it.
     pub fn start(&self) -> u64 {
         let session = {
-            let mut n = self.inner.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut n = self
+                .inner
+                .sessions
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             *n += 1;
             *n
         };
-        *self.lock_state() = StreamState { session: Some(session), ..StreamState::default() };
+        *self.lock_state() = StreamState {
+            session: Some(session),
+            ..StreamState::default()
+        };
         self.send(HubEvent::Started { session });
         session
     }
@@ -145,7 +154,10 @@ impl Hub {
     }
 
     fn lock_state(&self) -> std::sync::MutexGuard<'_, StreamState> {
-        self.inner.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -183,11 +195,20 @@ mod tests {
         let s = hub.start();
         hub.publish(frame(0));
         hub.end(s, false);
-        assert!(matches!(a.recv().await, Recv::Event(HubEvent::Started { session: 1 })));
-        assert!(matches!(a.recv().await, Recv::Event(HubEvent::Media(MediaEvent::Frame(_)))));
         assert!(matches!(
             a.recv().await,
-            Recv::Event(HubEvent::Ended { session: 1, clean: false })
+            Recv::Event(HubEvent::Started { session: 1 })
+        ));
+        assert!(matches!(
+            a.recv().await,
+            Recv::Event(HubEvent::Media(MediaEvent::Frame(_)))
+        ));
+        assert!(matches!(
+            a.recv().await,
+            Recv::Event(HubEvent::Ended {
+                session: 1,
+                clean: false
+            })
         ));
     }
 

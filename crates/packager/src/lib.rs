@@ -1,21 +1,64 @@
 //! Live packaging: the segmenter (frames in, CMAF init + media segments out) and the sliding
 //! window that serves them and renders the media playlist. Time is an input.
 //!
-//! INTERFACE STUB: the owner replaces the bodies; keep the public signatures (additions are fine).
+//! Specs followed: RFC 8216 (HLS) and its second edition draft for the playlist rules (target
+//! duration §4.3.3.1, discontinuities §4.3.2.3, `EXT-X-MAP` §4.3.2.5, live playlist upkeep §6.2.2),
+//! ISO/IEC 23000-19 (CMAF) and ISO/IEC 14496-12 for the fragments, which `ferrocast-cmaf` writes.
+//!
+//! Both halves are sans-IO state machines:
+//! - [`LiveSegmenter`]: feed [`MediaEvent`](ferrocast_media::MediaEvent)s with [`LiveSegmenter::handle_event`] (and
+//!   [`LiveSegmenter::finish`] when the publisher leaves), then drain
+//!   [`LiveSegmenter::poll_output`] until it returns `None`.
+//! - [`LiveWindow`]: push the outputs in; serve [`LiveWindow::media_playlist`],
+//!   [`LiveWindow::segment`] and [`LiveWindow::init`].
+//!
+//! Timeline choices (see [`LiveSegmenter`] for the details): one timeline origin per publish for
+//! both tracks, so audio/video sync is exact; program date-times are media time mapped to the wall
+//! clock from the stream start; segments close the instant their closing keyframe arrives.
 #![forbid(unsafe_code)]
-#![allow(missing_docs, clippy::todo, unused)]
+
+mod segmenter;
+mod window;
 
 use bytes::Bytes;
-use ferrocast_media::{AudioConfig, MediaEvent, VideoConfig};
+use ferrocast_media::{AudioConfig, VideoConfig};
 use std::time::Duration;
 
+pub use segmenter::{
+    LiveSegmenter, AUDIO_WAIT_MS, KEYFRAME_TOLERANCE_MS, MAX_OPEN_SEGMENT_BYTES,
+    MAX_OPEN_SEGMENT_SAMPLES, MAX_PENDING_BYTES,
+};
+pub use window::{LiveWindow, MAX_RETAINED_SEGMENTS};
+
+/// Errors of the live packager.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PackagerError {
-    #[error("stub")]
-    Stub,
+    /// The CMAF writer rejected the track configuration; the stream waits for new configs.
+    #[error("building the init segment (video: {video}, audio: {audio})")]
+    Init {
+        /// Whether a video track was requested.
+        video: bool,
+        /// Whether an audio track was requested.
+        audio: bool,
+        /// What the writer said.
+        #[source]
+        source: ferrocast_cmaf::CmafError,
+    },
+    /// The CMAF writer failed on a fragment; that segment is lost, the stream continues.
+    #[error("building fragment {sequence} (media time {start_ms} ms)")]
+    Fragment {
+        /// The fragment sequence number that failed.
+        sequence: u32,
+        /// Media time of the fragment's first sample.
+        start_ms: i64,
+        /// What the writer said.
+        #[source]
+        source: ferrocast_cmaf::CmafError,
+    },
 }
 
+/// Configuration of a [`LiveSegmenter`].
 #[derive(Debug, Clone)]
 pub struct SegmenterConfig {
     /// Configured segment duration; also the playlist's EXT-X-TARGETDURATION (whole seconds, >= 1).
@@ -25,14 +68,18 @@ pub struct SegmenterConfig {
 /// A new initialization segment: the tracks changed (first start, new sequence header, reconnect).
 #[derive(Debug, Clone)]
 pub struct InitSegment {
+    /// `ftyp` + `moov`.
     pub bytes: Bytes,
+    /// The video track's configuration, if the stream has video.
     pub video: Option<VideoConfig>,
+    /// The audio track's configuration, if the stream has audio.
     pub audio: Option<AudioConfig>,
 }
 
 /// A finished media segment.
 #[derive(Debug, Clone)]
 pub struct MediaSegment {
+    /// `styp` + `moof` + `mdat`.
     pub bytes: Bytes,
     /// Exact duration in seconds (EXTINF).
     pub duration: f64,
@@ -44,33 +91,19 @@ pub struct MediaSegment {
     pub independent: bool,
 }
 
+/// What the segmenter produces, in order.
 #[derive(Debug, Clone)]
 pub enum SegmenterOutput {
+    /// Register with [`LiveWindow::push_init`] before the segments that follow it.
     Init(InitSegment),
+    /// Register with [`LiveWindow::push_segment`].
     Segment(MediaSegment),
 }
 
-pub struct LiveSegmenter {}
-
-impl LiveSegmenter {
-    pub fn new(config: SegmenterConfig) -> Self {
-        todo!()
-    }
-    /// `now_ms` is the wall clock (unix ms) when the event arrived.
-    pub fn handle_event(&mut self, now_ms: i64, event: &MediaEvent) -> Result<(), PackagerError> {
-        todo!()
-    }
-    /// The publisher went away: close the open segment.
-    pub fn finish(&mut self, now_ms: i64) {
-        todo!()
-    }
-    pub fn poll_output(&mut self) -> Option<SegmenterOutput> {
-        todo!()
-    }
-}
-
+/// Configuration of a [`LiveWindow`].
 #[derive(Debug, Clone)]
 pub struct WindowConfig {
+    /// The segmenter's target duration; EXT-X-TARGETDURATION is its whole seconds, rounded up.
     pub target_duration: Duration,
     /// Segments listed in the playlist.
     pub window: usize,
@@ -78,57 +111,11 @@ pub struct WindowConfig {
     pub uri_prefix: String,
 }
 
-/// The sliding window of one rendition's live playlist: a bounded ring of segments.
-pub struct LiveWindow {}
-
-impl LiveWindow {
-    pub fn new(config: WindowConfig) -> Self {
-        todo!()
-    }
-    /// Registers a new init segment; following segments reference it via EXT-X-MAP.
-    pub fn push_init(&mut self, init: InitSegment) -> u32 {
-        todo!()
-    }
-    /// The next pushed segment starts after an EXT-X-DISCONTINUITY (publisher reconnected).
-    pub fn mark_discontinuity(&mut self) {
-        todo!()
-    }
-    /// Adds a segment, returns its media sequence number.
-    pub fn push_segment(&mut self, segment: MediaSegment) -> u64 {
-        todo!()
-    }
-    /// Ends the playlist (EXT-X-ENDLIST).
-    pub fn end(&mut self) {
-        todo!()
-    }
-    pub fn is_ended(&self) -> bool {
-        todo!()
-    }
-    /// The rendered media playlist, cached between changes.
-    pub fn media_playlist(&self) -> Bytes {
-        todo!()
-    }
-    /// A segment still downloadable (listed or recently removed).
-    pub fn segment(&self, msn: u64) -> Option<Bytes> {
-        todo!()
-    }
-    pub fn init(&self, id: u32) -> Option<Bytes> {
-        todo!()
-    }
-    /// The latest init segment with its track configs.
-    pub fn current_init(&self) -> Option<&InitSegment> {
-        todo!()
-    }
-    /// Segments currently listed.
-    pub fn segment_count(&self) -> usize {
-        todo!()
-    }
-    /// Peak and average bitrate (bits/s) over the listed segments, for BANDWIDTH/AVERAGE-BANDWIDTH.
-    pub fn bitrates(&self) -> Option<(u64, u64)> {
-        todo!()
-    }
-    /// Bytes held in the ring (listed + retained segments + inits).
-    pub fn held_bytes(&self) -> usize {
-        todo!()
-    }
+/// EXT-X-TARGETDURATION for a configured target: whole seconds, rounded up, at least 1.
+pub fn target_duration_secs(target: Duration) -> u64 {
+    let secs = target.as_secs() + u64::from(target.subsec_nanos() > 0);
+    secs.clamp(1, MAX_TARGET_SECS)
 }
+
+/// Largest target duration honoured, in seconds.
+const MAX_TARGET_SECS: u64 = 60;

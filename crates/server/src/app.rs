@@ -33,7 +33,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let token = auth::load_or_create_admin_token(&config.data_dir)?;
     match &token.path {
-        Some(p) => info!(path = %p.display(), "admin token file (send as Authorization: Bearer TOKEN)"),
+        Some(p) => {
+            info!(path = %p.display(), "admin token file (send as Authorization: Bearer TOKEN)")
+        }
         None => info!("admin token from FERROCAST_ADMIN_TOKEN"),
     }
     let db_path = config.data_dir.join("ferrocast.db");
@@ -77,15 +79,28 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         rtmp_port: rtmp_addr.port(),
     };
 
-    let ingest_task = tokio::spawn(ingest::serve(rtmp_listener, state.clone(), shutdown_rx.clone()));
+    let ingest_task = tokio::spawn(ingest::serve(
+        rtmp_listener,
+        state.clone(),
+        shutdown_rx.clone(),
+    ));
     let router = http::router(state.clone());
     let http_stop = http_shutdown(state.clone(), shutdown_rx);
     let http_task = tokio::spawn(async move {
-        axum::serve(http_listener, router).with_graceful_shutdown(http_stop).await
+        axum::serve(http_listener, router)
+            .with_graceful_shutdown(http_stop)
+            .await
     });
     state.ready.store(true, Ordering::Relaxed);
     info!(http = %http_addr, rtmp = %rtmp_addr, data_dir = %state.config.data_dir.display(), "ferrocast serving");
-    Ok(Running { state, http_addr, rtmp_addr, shutdown, http_task, ingest_task })
+    Ok(Running {
+        state,
+        http_addr,
+        rtmp_addr,
+        shutdown,
+        http_task,
+        ingest_task,
+    })
 }
 
 /// Resolves when HTTP should stop: after shutdown began, every broadcast ended, and the drain
@@ -93,7 +108,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
 async fn http_shutdown(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|s| *s).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while state.live.all().iter().any(|c| c.is_packaging()) && tokio::time::Instant::now() < deadline {
+    while state.live.all().iter().any(|c| c.is_packaging())
+        && tokio::time::Instant::now() < deadline
+    {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(state.config.shutdown_drain).await;

@@ -17,7 +17,10 @@ pub const MAX_STREAM_KEY_LEN: usize = 128;
 
 /// A fresh stream key.
 pub fn new_stream_key() -> String {
-    format!("sk_{}", Alphanumeric.sample_string(&mut rand::rng(), KEY_RANDOM_CHARS))
+    format!(
+        "sk_{}",
+        Alphanumeric.sample_string(&mut rand::rng(), KEY_RANDOM_CHARS)
+    )
 }
 
 /// The stored form of a stream key.
@@ -44,7 +47,10 @@ pub struct AdminToken {
 pub fn load_or_create_admin_token(data_dir: &Path) -> anyhow::Result<AdminToken> {
     if let Ok(token) = std::env::var("FERROCAST_ADMIN_TOKEN") {
         let token = token.trim().to_owned();
-        anyhow::ensure!(token.len() >= 16, "FERROCAST_ADMIN_TOKEN must be at least 16 characters");
+        anyhow::ensure!(
+            token.len() >= 16,
+            "FERROCAST_ADMIN_TOKEN must be at least 16 characters"
+        );
         return Ok(AdminToken { token, path: None });
     }
     let path = data_dir.join("admin-token");
@@ -52,13 +58,19 @@ pub fn load_or_create_admin_token(data_dir: &Path) -> anyhow::Result<AdminToken>
         Ok(token) => {
             let token = token.trim().to_owned();
             anyhow::ensure!(!token.is_empty(), "{} is empty", path.display());
-            Ok(AdminToken { token, path: Some(path) })
+            Ok(AdminToken {
+                token,
+                path: Some(path),
+            })
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let token = Alphanumeric.sample_string(&mut rand::rng(), 40);
             write_private(&path, &token)
                 .with_context(|| format!("writing admin token to {}", path.display()))?;
-            Ok(AdminToken { token, path: Some(path) })
+            Ok(AdminToken {
+                token,
+                path: Some(path),
+            })
         }
         Err(e) => Err(e).with_context(|| format!("reading admin token {}", path.display())),
     }
@@ -71,7 +83,10 @@ pub fn read_admin_token(data_dir: &Path) -> anyhow::Result<String> {
     }
     let path = data_dir.join("admin-token");
     let token = std::fs::read_to_string(&path).with_context(|| {
-        format!("reading admin token {} (is the server started with this --data-dir?)", path.display())
+        format!(
+            "reading admin token {} (is the server started with this --data-dir?)",
+            path.display()
+        )
     })?;
     Ok(token.trim().to_owned())
 }
@@ -79,7 +94,11 @@ pub fn read_admin_token(data_dir: &Path) -> anyhow::Result<String> {
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
     f.write_all(contents.as_bytes())?;
     f.write_all(b"\n")
 }
@@ -104,7 +123,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ferrocast-auth-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let t1 = load_or_create_admin_token(&dir).unwrap();
-        let mode = std::fs::metadata(dir.join("admin-token")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.join("admin-token"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         let t2 = load_or_create_admin_token(&dir).unwrap();
         assert_eq!(t1.token, t2.token);

@@ -48,7 +48,10 @@ pub fn run(args: &ClientArgs, cmd: &ChannelCommand) -> anyhow::Result<()> {
     let token = crate::auth::read_admin_token(&args.data_dir)?;
     let base = args.url.trim_end_matches('/');
     let url = |p: &str| format!("{base}/api/v1/channels{p}");
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
     let bearer = format!("Bearer {token}");
     let response = match cmd {
         ChannelCommand::Create { name } => agent
@@ -56,8 +59,14 @@ pub fn run(args: &ClientArgs, cmd: &ChannelCommand) -> anyhow::Result<()> {
             .header("Authorization", &bearer)
             .send_json(serde_json::json!({ "name": name })),
         ChannelCommand::List => agent.get(url("")).header("Authorization", &bearer).call(),
-        ChannelCommand::Get { name } => agent.get(url(&format!("/{name}"))).header("Authorization", &bearer).call(),
-        ChannelCommand::Delete { name } => agent.delete(url(&format!("/{name}"))).header("Authorization", &bearer).call(),
+        ChannelCommand::Get { name } => agent
+            .get(url(&format!("/{name}")))
+            .header("Authorization", &bearer)
+            .call(),
+        ChannelCommand::Delete { name } => agent
+            .delete(url(&format!("/{name}")))
+            .header("Authorization", &bearer)
+            .call(),
         ChannelCommand::RotateKey { name } => agent
             .post(url(&format!("/{name}/rotate-key")))
             .header("Authorization", &bearer)

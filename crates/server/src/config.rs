@@ -85,7 +85,9 @@ mod opt_duration {
     use serde::{Deserialize, Deserializer};
     use std::time::Duration;
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
         let s: Option<String> = Option::deserialize(d)?;
         s.map(|s| humantime::parse_duration(&s).map_err(serde::de::Error::custom))
             .transpose()
@@ -137,13 +139,22 @@ impl Config {
         if !(3..=MAX_WINDOW).contains(&window) {
             bail!("window must be 3 to {MAX_WINDOW} segments, got {window}");
         }
-        let max_per_ip = args.max_connections_per_ip.or(file.max_connections_per_ip).unwrap_or(16);
+        let max_per_ip = args
+            .max_connections_per_ip
+            .or(file.max_connections_per_ip)
+            .unwrap_or(16);
         if max_per_ip == 0 {
             bail!("max connections per IP must be at least 1");
         }
         Ok(Config {
-            http: args.http.or(file.http).unwrap_or(([0, 0, 0, 0], 8080).into()),
-            rtmp: args.rtmp.or(file.rtmp).unwrap_or(([0, 0, 0, 0], 1935).into()),
+            http: args
+                .http
+                .or(file.http)
+                .unwrap_or(([0, 0, 0, 0], 8080).into()),
+            rtmp: args
+                .rtmp
+                .or(file.rtmp)
+                .unwrap_or(([0, 0, 0, 0], 1935).into()),
             data_dir: args
                 .data_dir
                 .clone()
@@ -181,8 +192,16 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ferrocast-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("ferrocast.toml");
-        std::fs::write(&path, "window = 8\nsegment_duration = 4\nreconnect_grace = \"3s\"\n").unwrap();
-        let args = ServeArgs { config: Some(path), window: Some(5), ..ServeArgs::default() };
+        std::fs::write(
+            &path,
+            "window = 8\nsegment_duration = 4\nreconnect_grace = \"3s\"\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(path),
+            window: Some(5),
+            ..ServeArgs::default()
+        };
         let c = Config::resolve(&args).unwrap();
         assert_eq!(c.window, 5);
         assert_eq!(c.segment_duration, Duration::from_secs(4));
@@ -193,9 +212,15 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused() {
-        let args = ServeArgs { segment_duration: Some(0), ..ServeArgs::default() };
+        let args = ServeArgs {
+            segment_duration: Some(0),
+            ..ServeArgs::default()
+        };
         assert!(Config::resolve(&args).is_err());
-        let args = ServeArgs { window: Some(1000), ..ServeArgs::default() };
+        let args = ServeArgs {
+            window: Some(1000),
+            ..ServeArgs::default()
+        };
         assert!(Config::resolve(&args).is_err());
     }
 
@@ -205,7 +230,10 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("bad.toml");
         std::fs::write(&path, "windw = 8\n").unwrap();
-        let args = ServeArgs { config: Some(path), ..ServeArgs::default() };
+        let args = ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        };
         assert!(Config::resolve(&args).is_err());
         std::fs::remove_dir_all(dir).ok();
     }

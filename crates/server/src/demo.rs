@@ -18,13 +18,23 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as i64;
     // Keys exist only hashed, so an existing demo channel gets a fresh one.
     if db.get_channel(DEMO_CHANNEL).await?.is_some() {
-        db.rotate_key(DEMO_CHANNEL, &auth::hash_key(&key), now).await?;
+        db.rotate_key(DEMO_CHANNEL, &auth::hash_key(&key), now)
+            .await?;
     } else {
-        db.create_channel(DEMO_CHANNEL, &auth::hash_key(&key), now).await?;
+        db.create_channel(DEMO_CHANNEL, &auth::hash_key(&key), now)
+            .await?;
     }
     let publish_url = format!("rtmp://127.0.0.1:{}/live/{key}", running.rtmp_addr.port());
-    let host = running.state.config.public_host.clone().unwrap_or_else(|| "127.0.0.1".into());
-    let watch_url = format!("http://{host}:{}/live/{DEMO_CHANNEL}/master.m3u8", running.http_addr.port());
+    let host = running
+        .state
+        .config
+        .public_host
+        .clone()
+        .unwrap_or_else(|| "127.0.0.1".into());
+    let watch_url = format!(
+        "http://{host}:{}/live/{DEMO_CHANNEL}/master.m3u8",
+        running.http_addr.port()
+    );
 
     let publisher = tokio::spawn(publish_forever(publish_url));
     #[allow(clippy::print_stdout)]
@@ -33,7 +43,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         println!("  Ferrocast demo is live.");
         println!("  Watch:   {watch_url}");
         println!("           (ffplay {watch_url}  or open it in VLC / Safari)");
-        println!("  Metrics: http://{host}:{}/metrics", running.http_addr.port());
+        println!(
+            "  Metrics: http://{host}:{}/metrics",
+            running.http_addr.port()
+        );
         println!("  Ctrl-C stops the demo.");
         println!();
     }
@@ -48,7 +61,16 @@ async fn publish_forever(url: String) {
             .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
             .args(["-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30"])
             .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-            .args(["-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-pix_fmt", "yuv420p"])
+            .args([
+                "-c:v",
+                "libx264",
+                "-preset",
+                "veryfast",
+                "-tune",
+                "zerolatency",
+                "-pix_fmt",
+                "yuv420p",
+            ])
             .args(["-g", "60", "-keyint_min", "60", "-sc_threshold", "0"])
             .args(["-b:v", "2500k", "-maxrate", "2500k", "-bufsize", "5000k"])
             .args(["-c:a", "aac", "-b:a", "128k", "-ar", "48000", "-ac", "2"])

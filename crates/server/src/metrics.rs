@@ -60,7 +60,9 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
     let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(
             Matcher::Full(HTTP_DURATION.to_owned()),
-            &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0],
+            &[
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ],
         )?
         .set_buckets_for_metric(
             Matcher::Full(SEGMENT_DURATION.to_owned()),
@@ -80,7 +82,8 @@ pub async fn track_http(req: Request, next: Next) -> Response {
     let method = req.method().as_str().to_owned();
     let response = next.run(req).await;
     let status = response.status().as_u16().to_string();
-    metrics::histogram!(HTTP_DURATION, "route" => route.clone()).record(start.elapsed().as_secs_f64());
+    metrics::histogram!(HTTP_DURATION, "route" => route.clone())
+        .record(start.elapsed().as_secs_f64());
     metrics::counter!(HTTP_REQUESTS, "route" => route, "method" => method, "status" => status)
         .increment(1);
     response

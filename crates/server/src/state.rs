@@ -31,7 +31,10 @@ pub struct AppState {
 
 impl AppState {
     /// The channel a stream key belongs to, confirmed in constant time.
-    pub async fn channel_for_key(&self, key: &str) -> Result<Option<String>, ferrocast_db::DbError> {
+    pub async fn channel_for_key(
+        &self,
+        key: &str,
+    ) -> Result<Option<String>, ferrocast_db::DbError> {
         if key.is_empty() || key.len() > auth::MAX_STREAM_KEY_LEN {
             return Ok(None);
         }

@@ -48,7 +48,9 @@ struct ChannelView {
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn rfc3339(ms: i64) -> String {
@@ -59,8 +61,13 @@ fn rfc3339(ms: i64) -> String {
 /// Checks the name: 1 to 48 of `a-z 0-9 - _`, starting with a letter or digit.
 pub fn validate_name(name: &str) -> Result<(), AppError> {
     let ok_len = !name.is_empty() && name.len() <= MAX_NAME_LEN;
-    let ok_chars = name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    let ok_start = name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
+    let ok_chars = name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    let ok_start = name
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphanumeric());
     if ok_len && ok_chars && ok_start {
         return Ok(());
     }
@@ -90,7 +97,10 @@ fn host_of(state: &AppState, headers: &HeaderMap) -> String {
     if let Some(h) = &state.config.public_host {
         return h.clone();
     }
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
     // Strip a port, keeping bracketed IPv6 literals intact.
     match host.rfind(':') {
         Some(i) if !host[i..].contains(']') => host[..i].to_owned(),
@@ -98,7 +108,12 @@ fn host_of(state: &AppState, headers: &HeaderMap) -> String {
     }
 }
 
-fn view(state: &AppState, headers: &HeaderMap, c: &ChannelRecord, key: Option<String>) -> ChannelView {
+fn view(
+    state: &AppState,
+    headers: &HeaderMap,
+    c: &ChannelRecord,
+    key: Option<String>,
+) -> ChannelView {
     let host = host_of(state, headers);
     let ingest_url = format!("rtmp://{host}:{}/live", state.rtmp_port);
     let publish_url = key.as_ref().map(|k| format!("{ingest_url}/{k}"));
@@ -107,7 +122,10 @@ fn view(state: &AppState, headers: &HeaderMap, c: &ChannelRecord, key: Option<St
         stream_key: key,
         ingest_url,
         publish_url,
-        playback_url: format!("http://{host}:{}/live/{}/master.m3u8", state.http_port, c.name),
+        playback_url: format!(
+            "http://{host}:{}/live/{}/master.m3u8",
+            state.http_port, c.name
+        ),
         live: state.live.get(&c.name).is_some_and(|l| l.is_live()),
         created_at: rfc3339(c.created_at_ms),
         key_rotated_at: rfc3339(c.key_rotated_at_ms),
@@ -125,15 +143,25 @@ async fn create(
     })?;
     validate_name(&body.name)?;
     let key = auth::new_stream_key();
-    let record = state.db.create_channel(&body.name, &auth::hash_key(&key), now_ms()).await?;
+    let record = state
+        .db
+        .create_channel(&body.name, &auth::hash_key(&key), now_ms())
+        .await?;
     tracing::info!(channel = %record.name, "channel created");
-    Ok((StatusCode::CREATED, Json(view(&state, &headers, &record, Some(key)))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(view(&state, &headers, &record, Some(key))),
+    )
+        .into_response())
 }
 
 async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
     check_admin(&state, &headers)?;
     let channels = state.db.list_channels().await?;
-    let views: Vec<_> = channels.iter().map(|c| view(&state, &headers, c, None)).collect();
+    let views: Vec<_> = channels
+        .iter()
+        .map(|c| view(&state, &headers, c, None))
+        .collect();
     Ok(Json(serde_json::json!({ "channels": views })).into_response())
 }
 
@@ -144,7 +172,11 @@ async fn show(
 ) -> Result<Response, AppError> {
     check_admin(&state, &headers)?;
     validate_name(&name)?;
-    let c = state.db.get_channel(&name).await?.ok_or_else(|| AppError::not_found("channel"))?;
+    let c = state
+        .db
+        .get_channel(&name)
+        .await?
+        .ok_or_else(|| AppError::not_found("channel"))?;
     Ok(Json(view(&state, &headers, &c, None)).into_response())
 }
 
@@ -171,12 +203,20 @@ async fn rotate(
     check_admin(&state, &headers)?;
     validate_name(&name)?;
     let key = auth::new_stream_key();
-    if !state.db.rotate_key(&name, &auth::hash_key(&key), now_ms()).await? {
+    if !state
+        .db
+        .rotate_key(&name, &auth::hash_key(&key), now_ms())
+        .await?
+    {
         return Err(AppError::not_found("channel"));
     }
     // A leaked key is the usual reason to rotate: whoever streams with it is cut off too.
     state.live.kick(&name);
     tracing::info!(channel = %name, "stream key rotated");
-    let c = state.db.get_channel(&name).await?.ok_or_else(|| AppError::not_found("channel"))?;
+    let c = state
+        .db
+        .get_channel(&name)
+        .await?
+        .ok_or_else(|| AppError::not_found("channel"))?;
     Ok(Json(view(&state, &headers, &c, Some(key))).into_response())
 }

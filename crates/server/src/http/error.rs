@@ -18,7 +18,11 @@ pub struct AppError {
 impl AppError {
     /// A 404 for a resource of the given kind.
     pub fn not_found(what: &str) -> Self {
-        Self { status: StatusCode::NOT_FOUND, code: "not_found", message: format!("{what} not found") }
+        Self {
+            status: StatusCode::NOT_FOUND,
+            code: "not_found",
+            message: format!("{what} not found"),
+        }
     }
 
     /// A 401: no or wrong admin token.
@@ -32,7 +36,11 @@ impl AppError {
 
     /// A 4xx for a request that cannot be processed as sent.
     pub fn bad_request(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 
     /// A 500 that hides the cause from the client and logs it.
@@ -64,7 +72,8 @@ impl IntoResponse for AppError {
         let body = serde_json::json!({ "error": self.code, "message": self.message });
         let mut res = (self.status, Json(body)).into_response();
         // Errors must not stick in a CDN: a channel that is offline now may be live in a second.
-        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        res.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         res
     }
 }

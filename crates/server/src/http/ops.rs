@@ -27,14 +27,23 @@ async fn readyz(State(state): State<AppState>) -> Response {
     let db_ok = state.db.ping().await.is_ok();
     let ready = state.ready.load(Ordering::Relaxed);
     let live = state.live.live_count();
-    let body = serde_json::json!({ "ready": ready && db_ok, "database": db_ok, "live_channels": live });
-    let status = if ready && db_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body =
+        serde_json::json!({ "ready": ready && db_ok, "database": db_ok, "live_channels": live });
+    let status = if ready && db_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(body)).into_response()
 }
 
 async fn metrics_text(State(state): State<AppState>) -> Response {
     metrics::gauge!(m::LIVE_HELD_BYTES).set(state.live.held_bytes() as f64);
-    let body = state.metrics.as_ref().map(|h| h.render()).unwrap_or_default();
+    let body = state
+        .metrics
+        .as_ref()
+        .map(|h| h.render())
+        .unwrap_or_default();
     let mut res = body.into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,

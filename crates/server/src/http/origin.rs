@@ -49,7 +49,8 @@ fn output_of(state: &AppState, name: &str) -> Result<Arc<Output>, AppError> {
 /// players still see each new segment promptly.
 fn playlist_cache_control(state: &AppState) -> HeaderValue {
     let secs = (state.config.segment_duration.as_secs() / 2).max(1);
-    HeaderValue::from_str(&format!("public, max-age={secs}")).unwrap_or(HeaderValue::from_static("no-cache"))
+    HeaderValue::from_str(&format!("public, max-age={secs}"))
+        .unwrap_or(HeaderValue::from_static("no-cache"))
 }
 
 fn playlist_response(state: &AppState, headers: &HeaderMap, p: CachedPlaylist) -> Response {
@@ -57,7 +58,10 @@ fn playlist_response(state: &AppState, headers: &HeaderMap, p: CachedPlaylist) -
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let mut r = Response::new(Body::from(p.body));
-        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PLAYLIST_TYPE));
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(PLAYLIST_TYPE),
+        );
         r
     };
     let h = res.headers_mut();
@@ -80,9 +84,15 @@ fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
         })
 }
 
-async fn master(State(state): State<AppState>, Path(name): Path<String>, headers: HeaderMap) -> Result<Response, AppError> {
+async fn master(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
     let out = output_of(&state, &name)?;
-    let p = out.master_playlist().ok_or_else(|| AppError::not_found("live channel"))?;
+    let p = out
+        .master_playlist()
+        .ok_or_else(|| AppError::not_found("live channel"))?;
     Ok(playlist_response(&state, &headers, p))
 }
 
@@ -92,7 +102,9 @@ async fn media_playlist(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let out = output_of(&state, &name)?;
-    let p = out.media_playlist(&rendition).ok_or_else(|| AppError::not_found("rendition"))?;
+    let p = out
+        .media_playlist(&rendition)
+        .ok_or_else(|| AppError::not_found("rendition"))?;
     Ok(playlist_response(&state, &headers, p))
 }
 
@@ -105,10 +117,14 @@ enum SegmentFile {
 
 fn parse_file(file: &str) -> Option<SegmentFile> {
     if let Some(n) = file.strip_suffix(".m4s") {
-        return digits(n).and_then(|n| n.parse().ok()).map(SegmentFile::Media);
+        return digits(n)
+            .and_then(|n| n.parse().ok())
+            .map(SegmentFile::Media);
     }
     let n = file.strip_prefix("init-")?.strip_suffix(".mp4")?;
-    digits(n).and_then(|n| n.parse().ok()).map(SegmentFile::Init)
+    digits(n)
+        .and_then(|n| n.parse().ok())
+        .map(SegmentFile::Init)
 }
 
 fn digits(s: &str) -> Option<&str> {
@@ -125,27 +141,44 @@ async fn segment(
         return Err(AppError::not_found("segment"));
     }
     let (bytes, content_type, tag) = match parse_file(&file) {
-        Some(SegmentFile::Media(msn)) => (out.segment(&rendition, msn), SEGMENT_TYPE, format!("\"{sid}-{rendition}-{msn}\"")),
-        Some(SegmentFile::Init(id)) => (out.init(&rendition, id), INIT_TYPE, format!("\"{sid}-{rendition}-i{id}\"")),
+        Some(SegmentFile::Media(msn)) => (
+            out.segment(&rendition, msn),
+            SEGMENT_TYPE,
+            format!("\"{sid}-{rendition}-{msn}\""),
+        ),
+        Some(SegmentFile::Init(id)) => (
+            out.init(&rendition, id),
+            INIT_TYPE,
+            format!("\"{sid}-{rendition}-i{id}\""),
+        ),
         None => (None, SEGMENT_TYPE, String::new()),
     };
     let bytes = bytes.ok_or_else(|| AppError::not_found("segment"))?;
     Ok(immutable_response(&headers, bytes, content_type, &tag))
 }
 
-fn immutable_response(headers: &HeaderMap, bytes: Bytes, content_type: &'static str, etag: &str) -> Response {
+fn immutable_response(
+    headers: &HeaderMap,
+    bytes: Bytes,
+    content_type: &'static str,
+    etag: &str,
+) -> Response {
     let total = bytes.len() as u64;
     let mut res = if if_none_match(headers, etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        match headers.get(header::RANGE).map(|r| r.to_str().map(http_range_header::parse_range_header)) {
+        match headers
+            .get(header::RANGE)
+            .map(|r| r.to_str().map(http_range_header::parse_range_header))
+        {
             None => Response::new(Body::from(bytes)),
             Some(Ok(Ok(ranges))) => match ranges.validate(total) {
                 // One range is what players send; several are answered whole, which RFC 9110 allows.
                 Ok(v) if v.len() == 1 => {
                     let r = &v[0];
                     let (start, end) = (*r.start(), *r.end());
-                    let mut res = Response::new(Body::from(bytes.slice(start as usize..=end as usize)));
+                    let mut res =
+                        Response::new(Body::from(bytes.slice(start as usize..=end as usize)));
                     *res.status_mut() = StatusCode::PARTIAL_CONTENT;
                     if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{total}")) {
                         res.headers_mut().insert(header::CONTENT_RANGE, v);
@@ -160,7 +193,10 @@ fn immutable_response(headers: &HeaderMap, bytes: Bytes, content_type: &'static 
     };
     let status = res.status();
     let h = res.headers_mut();
-    if !h.contains_key(header::CONTENT_TYPE) && status != StatusCode::NOT_MODIFIED && status != StatusCode::RANGE_NOT_SATISFIABLE {
+    if !h.contains_key(header::CONTENT_TYPE)
+        && status != StatusCode::NOT_MODIFIED
+        && status != StatusCode::RANGE_NOT_SATISFIABLE
+    {
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE));
@@ -172,7 +208,12 @@ fn immutable_response(headers: &HeaderMap, bytes: Bytes, content_type: &'static 
 }
 
 fn range_not_satisfiable(total: u64) -> Response {
-    let mut res = AppError::bad_request(StatusCode::RANGE_NOT_SATISFIABLE, "bad_range", "requested range not satisfiable").into_response();
+    let mut res = AppError::bad_request(
+        StatusCode::RANGE_NOT_SATISFIABLE,
+        "bad_range",
+        "requested range not satisfiable",
+    )
+    .into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("bytes */{total}")) {
         res.headers_mut().insert(header::CONTENT_RANGE, v);
     }
@@ -187,7 +228,16 @@ mod tests {
     fn file_names_parse_to_numbers_only() {
         assert_eq!(parse_file("12.m4s"), Some(SegmentFile::Media(12)));
         assert_eq!(parse_file("init-3.mp4"), Some(SegmentFile::Init(3)));
-        for bad in ["../x.m4s", ".m4s", "-1.m4s", "1.m4s.m4s", "init-.mp4", "init-1.m4s", "99999999999999999999999.m4s", "1 .m4s"] {
+        for bad in [
+            "../x.m4s",
+            ".m4s",
+            "-1.m4s",
+            "1.m4s.m4s",
+            "init-.mp4",
+            "init-1.m4s",
+            "99999999999999999999999.m4s",
+            "1 .m4s",
+        ] {
             assert_eq!(parse_file(bad), None, "{bad}");
         }
     }
@@ -195,7 +245,10 @@ mod tests {
     #[test]
     fn etag_matching_accepts_lists_weak_and_star() {
         let mut h = HeaderMap::new();
-        h.insert(header::IF_NONE_MATCH, HeaderValue::from_static("\"a\", W/\"b\""));
+        h.insert(
+            header::IF_NONE_MATCH,
+            HeaderValue::from_static("\"a\", W/\"b\""),
+        );
         assert!(if_none_match(&h, "\"b\""));
         assert!(!if_none_match(&h, "\"c\""));
         h.insert(header::IF_NONE_MATCH, HeaderValue::from_static("*"));

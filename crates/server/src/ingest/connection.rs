@@ -59,7 +59,12 @@ enum End {
 }
 
 impl Connection {
-    pub(super) fn new(id: u64, peer: SocketAddr, state: AppState, shutdown: watch::Receiver<bool>) -> Self {
+    pub(super) fn new(
+        id: u64,
+        peer: SocketAddr,
+        state: AppState,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
         let now = Instant::now();
         let config = SessionConfig {
             max_stream_key_len: crate::auth::MAX_STREAM_KEY_LEN,
@@ -82,7 +87,10 @@ impl Connection {
     pub(super) async fn run(mut self, stream: TcpStream) {
         debug!(conn = self.id, peer = %self.peer, "rtmp connected");
         let end = self.drive(stream).await;
-        let channel = self.publishing.as_ref().map(|p| p.guard.channel().name.clone());
+        let channel = self
+            .publishing
+            .as_ref()
+            .map(|p| p.guard.channel().name.clone());
         match &end {
             End::PeerClosed | End::Closed => {
                 debug!(conn = self.id, peer = %self.peer, channel, "rtmp connection closed")
@@ -180,9 +188,12 @@ impl Connection {
     async fn handle_event(&mut self, ev: ServerEvent) {
         match ev {
             ServerEvent::ConnectRequested { request, app, .. } => self.on_connect(request, &app),
-            ServerEvent::PublishRequested { request, app, stream_key, .. } => {
-                self.on_publish(request, &app, &stream_key).await
-            }
+            ServerEvent::PublishRequested {
+                request,
+                app,
+                stream_key,
+                ..
+            } => self.on_publish(request, &app, &stream_key).await,
             ServerEvent::Metadata { properties } => {
                 if let Some(p) = &self.publishing {
                     let meta = ferrocast_flv::parse_metadata(&properties);
@@ -213,7 +224,10 @@ impl Connection {
         } else {
             metrics::counter!(m::PUBLISH_REFUSED, "reason" => "unknown_app").increment(1);
             warn!(conn = self.id, peer = %self.peer, app_len = app.len(), "rtmp connect refused: unknown application");
-            self.session.reject_connect(request, "unknown application; publish to rtmp://HOST/live/STREAM_KEY")
+            self.session.reject_connect(
+                request,
+                "unknown application; publish to rtmp://HOST/live/STREAM_KEY",
+            )
         };
         if let Err(e) = result {
             debug!(conn = self.id, error = %e, "rtmp connect answer failed");
@@ -223,12 +237,18 @@ impl Connection {
     async fn on_publish(&mut self, request: RequestId, app: &str, key: &str) {
         let refuse = |session: &mut ServerSession, reason: &'static str, description: &str| {
             metrics::counter!(m::PUBLISH_REFUSED, "reason" => reason).increment(1);
-            if let Err(e) = session.reject_publish(request, "NetStream.Publish.BadName", description) {
+            if let Err(e) =
+                session.reject_publish(request, "NetStream.Publish.BadName", description)
+            {
                 debug!(error = %e, "rtmp publish refusal failed");
             }
         };
         if self.publishing.is_some() {
-            refuse(&mut self.session, "already_publishing", "this connection is already publishing");
+            refuse(
+                &mut self.session,
+                "already_publishing",
+                "this connection is already publishing",
+            );
             return;
         }
         if app.trim_end_matches('/') != APP {
@@ -249,7 +269,11 @@ impl Connection {
                 return;
             }
         };
-        match self.state.live.start_publish(&channel, self.id, self.kick.clone()) {
+        match self
+            .state
+            .live
+            .start_publish(&channel, self.id, self.kick.clone())
+        {
             Ok(guard) => {
                 if let Err(e) = self.session.accept_publish(request) {
                     debug!(conn = self.id, error = %e, "rtmp publish accept failed");
@@ -266,7 +290,11 @@ impl Connection {
             }
             Err(PublishRefusal::AlreadyLive) => {
                 warn!(conn = self.id, peer = %self.peer, channel = %channel, reason = "already_live", "publish refused");
-                refuse(&mut self.session, "already_live", "the channel is already live");
+                refuse(
+                    &mut self.session,
+                    "already_live",
+                    "the channel is already live",
+                );
             }
             Err(PublishRefusal::ShuttingDown) => {
                 refuse(&mut self.session, "shutting_down", "server shutting down");
@@ -275,9 +303,15 @@ impl Connection {
     }
 
     fn on_media(&mut self, video: bool, timestamp: u32, payload: Bytes) {
-        let Some(p) = &mut self.publishing else { return };
+        let Some(p) = &mut self.publishing else {
+            return;
+        };
         p.stats.message(payload.len(), Instant::now());
-        let result = if video { p.demuxer.video(timestamp, payload) } else { p.demuxer.audio(timestamp, payload) };
+        let result = if video {
+            p.demuxer.video(timestamp, payload)
+        } else {
+            p.demuxer.audio(timestamp, payload)
+        };
         match result {
             Ok(Some(event)) => {
                 if let MediaEvent::Frame(f) = &event {

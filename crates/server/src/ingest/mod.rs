@@ -38,13 +38,20 @@ impl PerAddress {
             return None;
         }
         *n += 1;
-        Some(Slot { table: self.clone(), ip })
+        Some(Slot {
+            table: self.clone(),
+            ip,
+        })
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let mut open = self.table.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut open = self
+            .table
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if let Some(n) = open.get_mut(&self.ip) {
             *n -= 1;
             if *n == 0 {
@@ -89,10 +96,16 @@ pub async fn serve(listener: TcpListener, state: AppState, mut shutdown: watch::
         }
     }
     drop(listener);
-    info!(connections = tasks.len(), "rtmp ingest stopping; telling publishers");
+    info!(
+        connections = tasks.len(),
+        "rtmp ingest stopping; telling publishers"
+    );
     // Each connection sees the shutdown flag and says goodbye itself; bound the wait.
     let wait = async { while tasks.join_next().await.is_some() {} };
-    if tokio::time::timeout(std::time::Duration::from_secs(5), wait).await.is_err() {
+    if tokio::time::timeout(std::time::Duration::from_secs(5), wait)
+        .await
+        .is_err()
+    {
         tasks.abort_all();
     }
 }
@@ -107,6 +120,8 @@ async fn run_connection(
     metrics::counter!(m::RTMP_CONNECTIONS_TOTAL).increment(1);
     metrics::gauge!(m::RTMP_CONNECTIONS).increment(1.0);
     let _ = stream.set_nodelay(true);
-    connection::Connection::new(id, peer, state, shutdown).run(stream).await;
+    connection::Connection::new(id, peer, state, shutdown)
+        .run(stream)
+        .await;
     metrics::gauge!(m::RTMP_CONNECTIONS).decrement(1.0);
 }

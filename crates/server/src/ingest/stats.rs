@@ -66,7 +66,8 @@ impl IngestStats {
                 self.period_video_frames += 1;
                 if frame.keyframe {
                     if let Some(last) = self.last_keyframe_dts {
-                        self.keyframe_interval.set((frame.dts - last) as f64 / 1000.0);
+                        self.keyframe_interval
+                            .set((frame.dts - last) as f64 / 1000.0);
                     }
                     self.last_keyframe_dts = Some(frame.dts);
                 }

@@ -82,19 +82,30 @@ pub struct PublishGuard {
 impl Live {
     /// An empty registry; `shutdown` turns true when the server stops.
     pub fn new(config: LiveConfig, shutdown: watch::Receiver<bool>) -> Self {
-        Self { config, channels: RwLock::new(HashMap::new()), shutdown }
+        Self {
+            config,
+            channels: RwLock::new(HashMap::new()),
+            shutdown,
+        }
     }
 
     /// The channel's live state, if it has ever gone live since start.
     pub fn get(&self, name: &str) -> Option<Arc<LiveChannel>> {
-        self.channels.read().unwrap_or_else(PoisonError::into_inner).get(name).cloned()
+        self.channels
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .cloned()
     }
 
     fn get_or_create(&self, name: &str) -> Arc<LiveChannel> {
         if let Some(ch) = self.get(name) {
             return ch;
         }
-        let mut map = self.channels.write().unwrap_or_else(PoisonError::into_inner);
+        let mut map = self
+            .channels
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         map.entry(name.to_owned())
             .or_insert_with(|| {
                 Arc::new(LiveChannel {
@@ -138,7 +149,12 @@ impl Live {
         }
         let session = channel.hub.start();
         metrics::gauge!(m::CHANNEL_LIVE, "channel" => name.to_owned()).set(1.0);
-        Ok(PublishGuard { channel, session, connection, clean: false })
+        Ok(PublishGuard {
+            channel,
+            session,
+            connection,
+            clean: false,
+        })
     }
 
     /// Asks the channel's publisher (if any) to stop, e.g. after a key rotation.
@@ -153,7 +169,11 @@ impl Live {
     /// Forgets a deleted channel: its publisher is kicked and its playlists disappear.
     pub fn remove(&self, name: &str) {
         self.kick(name);
-        let removed = self.channels.write().unwrap_or_else(PoisonError::into_inner).remove(name);
+        let removed = self
+            .channels
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(name);
         if let Some(ch) = removed {
             *ch.output.write().unwrap_or_else(PoisonError::into_inner) = None;
         }
@@ -168,12 +188,20 @@ impl Live {
     /// Total bytes held in all channels' segment rings.
     pub fn held_bytes(&self) -> usize {
         let map = self.channels.read().unwrap_or_else(PoisonError::into_inner);
-        map.values().filter_map(|c| c.output()).map(|o| o.held_bytes()).sum()
+        map.values()
+            .filter_map(|c| c.output())
+            .map(|o| o.held_bytes())
+            .sum()
     }
 
     /// Every channel's state (for shutdown).
     pub fn all(&self) -> Vec<Arc<LiveChannel>> {
-        self.channels.read().unwrap_or_else(PoisonError::into_inner).values().cloned().collect()
+        self.channels
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
     }
 }
 
@@ -194,7 +222,10 @@ impl LiveChannel {
 
     /// What viewers are served now: the current or last broadcast.
     pub fn output(&self) -> Option<Arc<Output>> {
-        self.output.read().unwrap_or_else(PoisonError::into_inner).clone()
+        self.output
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     fn set_output(&self, output: Arc<Output>) {
@@ -234,7 +265,11 @@ impl Drop for PublishGuard {
     fn drop(&mut self) {
         {
             let mut state = self.channel.lock_state();
-            if state.publisher.as_ref().is_some_and(|p| p.connection == self.connection) {
+            if state
+                .publisher
+                .as_ref()
+                .is_some_and(|p| p.connection == self.connection)
+            {
                 state.publisher = None;
             }
         }

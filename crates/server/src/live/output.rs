@@ -28,31 +28,25 @@ pub struct Output {
 
 #[derive(Debug)]
 struct WindowState {
-    window: LiveWindowBox,
+    window: LiveWindow,
     version: u64,
     media: CachedPlaylist,
     master: Option<CachedPlaylist>,
     frame_rate: Option<f64>,
 }
 
-/// `LiveWindow` is not `Debug`; this wrapper keeps `Output` printable in logs.
-struct LiveWindowBox(LiveWindow);
-
-impl std::fmt::Debug for LiveWindowBox {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LiveWindow").field("segments", &self.0.segment_count()).finish()
-    }
-}
-
 impl Output {
     /// A new broadcast with an empty window.
     pub fn new(sid: String, config: WindowConfig) -> Self {
         let window = LiveWindow::new(config);
-        let media = CachedPlaylist { body: window.media_playlist(), etag: format!("\"{sid}-0\"") };
+        let media = CachedPlaylist {
+            body: window.media_playlist(),
+            etag: format!("\"{sid}-0\""),
+        };
         Self {
             sid,
             window: RwLock::new(WindowState {
-                window: LiveWindowBox(window),
+                window,
                 version: 0,
                 media,
                 master: None,
@@ -84,7 +78,7 @@ impl Output {
         if rendition != SOURCE_RENDITION {
             return None;
         }
-        self.read().window.0.segment(msn)
+        self.read().window.segment(msn)
     }
 
     /// An init segment still referenced.
@@ -92,12 +86,12 @@ impl Output {
         if rendition != SOURCE_RENDITION {
             return None;
         }
-        self.read().window.0.init(id)
+        self.read().window.init(id)
     }
 
     /// Bytes held in the ring.
     pub fn held_bytes(&self) -> usize {
-        self.read().window.0.held_bytes()
+        self.read().window.held_bytes()
     }
 
     pub(super) fn set_frame_rate(&self, fps: f64) {
@@ -106,25 +100,25 @@ impl Output {
 
     pub(super) fn push_init(&self, init: InitSegment) {
         let mut w = self.write();
-        w.window.0.push_init(init);
+        w.window.push_init(init);
         self.rerender(&mut w);
     }
 
     pub(super) fn push_segment(&self, segment: MediaSegment) -> u64 {
         let mut w = self.write();
-        let msn = w.window.0.push_segment(segment);
+        let msn = w.window.push_segment(segment);
         self.rerender(&mut w);
         msn
     }
 
     pub(super) fn mark_discontinuity(&self) {
-        self.write().window.0.mark_discontinuity();
+        self.write().window.mark_discontinuity();
     }
 
     pub(super) fn end(&self) {
         let mut w = self.write();
-        if !w.window.0.is_ended() {
-            w.window.0.end();
+        if !w.window.is_ended() {
+            w.window.end();
             self.rerender(&mut w);
         }
     }
@@ -132,13 +126,19 @@ impl Output {
     fn rerender(&self, w: &mut WindowState) {
         w.version += 1;
         let etag = format!("\"{}-{}\"", self.sid, w.version);
-        w.media = CachedPlaylist { body: w.window.0.media_playlist(), etag: etag.clone() };
-        if w.window.0.segment_count() == 0 {
+        w.media = CachedPlaylist {
+            body: w.window.media_playlist(),
+            etag: etag.clone(),
+        };
+        if w.window.segment_count() == 0 {
             return;
         }
-        let master = render_master(&w.window.0, w.frame_rate);
+        let master = render_master(&w.window, w.frame_rate);
         if let Some(body) = master {
-            w.master = Some(CachedPlaylist { body: Bytes::from(body), etag });
+            w.master = Some(CachedPlaylist {
+                body: Bytes::from(body),
+                etag,
+            });
         }
     }
 }

@@ -15,12 +15,16 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 fn unix_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// A broadcast id unique across restarts and channels: milliseconds since the epoch in base 36.
 fn new_sid() -> String {
-    let mut n = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros());
+    let mut n = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros());
     let mut s = Vec::new();
     while n > 0 {
         s.push(b"0123456789abcdefghijklmnopqrstuvwxyz"[(n % 36) as usize]);
@@ -74,8 +78,11 @@ pub(super) async fn run(
     info!(channel = %name, sid = %sid, "broadcast started");
     let segments = metrics::counter!(m::SEGMENTS, "channel" => name.clone());
     let segment_bytes = metrics::counter!(m::SEGMENT_BYTES, "channel" => name.clone());
-    let new_segmenter =
-        || LiveSegmenter::new(SegmenterConfig { target_duration: config.segment_duration });
+    let new_segmenter = || {
+        LiveSegmenter::new(SegmenterConfig {
+            target_duration: config.segment_duration,
+        })
+    };
     let mut segmenter = new_segmenter();
     let mut frame_rate = FrameRate::default();
     let mut sessions_seen = 0u64;
@@ -175,11 +182,13 @@ fn drain(
                 output.push_init(init);
             }
             SegmenterOutput::Segment(seg) => {
-                let (bytes, duration, independent) = (seg.bytes.len(), seg.duration, seg.independent);
+                let (bytes, duration, independent) =
+                    (seg.bytes.len(), seg.duration, seg.independent);
                 let msn = output.push_segment(seg);
                 segments.increment(1);
                 segment_bytes.increment(bytes as u64);
-                metrics::histogram!(m::SEGMENT_DURATION, "channel" => name.to_owned()).record(duration);
+                metrics::histogram!(m::SEGMENT_DURATION, "channel" => name.to_owned())
+                    .record(duration);
                 tracing::debug!(channel = %name, msn, bytes, duration, independent, "segment");
             }
         }

@@ -1,0 +1,905 @@
+//! The live segmenter: media events in, CMAF init and media segments out.
+
+use crate::{
+    target_duration_secs, InitSegment, MediaSegment, PackagerError, SegmenterConfig,
+    SegmenterOutput,
+};
+use bytes::Bytes;
+use ferrocast_cmaf::{CmafError, Sample, TrackRun, AUDIO_TRACK_ID, VIDEO_TRACK_ID};
+use ferrocast_media::{AudioConfig, Frame, MediaEvent, TrackKind, VideoConfig};
+use std::collections::VecDeque;
+
+/// A keyframe closes a segment once the segment is at least `target - KEYFRAME_TOLERANCE_MS`
+/// long. 100 ms absorbs millisecond rounding of GOPs of exactly the target (a 2 s GOP at 30 fps
+/// shows up as 1999..2001 ms) and stays far below a whole GOP, so a 1 s GOP with a 2 s target
+/// still cuts on every second keyframe.
+pub const KEYFRAME_TOLERANCE_MS: i64 = 100;
+/// Without metadata, how much media (ms) is buffered after the first video keyframe waiting for an
+/// audio config, or of audio waiting for a video config, before starting with one track.
+pub const AUDIO_WAIT_MS: i64 = 1000;
+/// Bound on the frames buffered before the track set is known.
+pub const MAX_PENDING_BYTES: usize = 16 << 20;
+/// Bound on the payload of the open segment; exceeding it forces a cut.
+pub const MAX_OPEN_SEGMENT_BYTES: usize = 48 << 20;
+/// Bound on the samples of the open segment; exceeding it forces a cut.
+pub const MAX_OPEN_SEGMENT_SAMPLES: usize = 8192;
+
+/// When metadata announces a track, how long (ms of buffered media) we wait for its config.
+const METADATA_WAIT_MS: i64 = 5000;
+/// With a video config but no keyframe yet, how much audio (ms) we buffer before going audio-only.
+const KEYFRAME_WAIT_MS: i64 = 10_000;
+/// Bound on the number of frames buffered before the track set is known.
+const MAX_PENDING_FRAMES: usize = 4096;
+/// A segment may last at most `target + 500 ms - MAX_DURATION_SLACK_MS`, so that EXTINF written
+/// with three decimals and rounded to the nearest integer never exceeds EXT-X-TARGETDURATION.
+const MAX_DURATION_SLACK_MS: i64 = 1;
+/// Forced cuts aim this far below the maximum, absorbing frame-interval jitter.
+const FORCED_CUT_MARGIN_MS: i64 = 50;
+/// Audio decode time follows the frame count until it drifts this far from the timestamps.
+const AUDIO_RESYNC_MS: i64 = 50;
+/// A timestamp going back by this much is a timeline reset, not a reordering glitch.
+const TIMELINE_RESET_MS: i64 = 1000;
+/// Media time mapped to wall time is re-anchored when it strays this far from arrival times.
+const PDT_REANCHOR_MS: i64 = 5000;
+/// Video frame interval assumed before two frames have been seen (30 fps).
+const DEFAULT_FRAME_MS: i64 = 33;
+/// Frame intervals beyond this are gaps, not a frame rate.
+const MAX_FRAME_MS: i64 = 1000;
+/// Timestamps and clock readings are clamped to ±2^50 ms (35 000 years), so that no sum or
+/// difference of them can overflow.
+const MAX_ABS_MS: i64 = 1 << 50;
+/// In a stream with video, audio alone forces a cut only once video is this far behind it.
+const VIDEO_STALL_MS: i64 = 500;
+/// Video media timescale per millisecond.
+const VIDEO_TICKS_PER_MS: i64 = (ferrocast_cmaf::VIDEO_TIMESCALE / 1000) as i64;
+
+/// Writes the bytes; swapped for a fake in unit tests so timing logic is tested without a muxer.
+#[derive(Clone, Copy)]
+pub(crate) struct Muxer {
+    pub(crate) init: fn(Option<&VideoConfig>, Option<&AudioConfig>) -> Result<Bytes, CmafError>,
+    pub(crate) fragment: fn(u32, &[TrackRun<'_>]) -> Result<Bytes, CmafError>,
+}
+
+impl Muxer {
+    const CMAF: Muxer = Muxer {
+        init: ferrocast_cmaf::init_segment,
+        fragment: ferrocast_cmaf::fragment,
+    };
+}
+
+/// Frames waiting for the track set to be known.
+#[derive(Default)]
+struct Pending {
+    /// (arrival wall clock, frame).
+    frames: VecDeque<(i64, Frame)>,
+    bytes: usize,
+    first_key_dts: Option<i64>,
+    first_audio_dts: Option<i64>,
+    last_dts: Option<i64>,
+    last_audio_dts: Option<i64>,
+}
+
+impl Pending {
+    fn clear(&mut self) {
+        *self = Pending::default();
+    }
+
+    fn has_video(&self) -> bool {
+        self.first_key_dts.is_some()
+    }
+
+    fn push(&mut self, now_ms: i64, frame: Frame) {
+        if frame.kind == TrackKind::Video && self.first_key_dts.is_none() {
+            self.first_key_dts = Some(frame.dts);
+        }
+        if frame.kind == TrackKind::Audio {
+            self.first_audio_dts.get_or_insert(frame.dts);
+            self.last_audio_dts = Some(frame.dts);
+        }
+        self.last_dts = Some(self.last_dts.map_or(frame.dts, |d| d.max(frame.dts)));
+        self.bytes += frame.data.len();
+        self.frames.push_back((now_ms, frame));
+    }
+
+    fn drop_kind(&mut self, kind: TrackKind) {
+        self.frames.retain(|(_, f)| f.kind != kind);
+        self.bytes = self.frames.iter().map(|(_, f)| f.data.len()).sum();
+        match kind {
+            TrackKind::Video => self.first_key_dts = None,
+            TrackKind::Audio => {
+                self.first_audio_dts = None;
+                self.last_audio_dts = None;
+            }
+        }
+    }
+}
+
+struct VideoSample {
+    dts: i64,
+    cts: i32,
+    keyframe: bool,
+    data: Bytes,
+}
+
+struct AudioSample {
+    /// Decode time in samples (the audio track's timescale).
+    decode: u64,
+    data: Bytes,
+}
+
+/// The samples of one CMAF fragment being gathered. A segment is one part for now; Low-Latency
+/// HLS will close several parts per segment, each its own fragment.
+#[derive(Default)]
+struct Part {
+    video: Vec<VideoSample>,
+    audio: Vec<AudioSample>,
+    bytes: usize,
+}
+
+impl Part {
+    fn samples(&self) -> usize {
+        self.video.len() + self.audio.len()
+    }
+}
+
+struct OpenSegment {
+    /// Media time (shifted ms) of the first sample.
+    start_ms: i64,
+    /// Wall-clock time of the first sample.
+    wall_ms: i64,
+    independent: bool,
+    part: Part,
+}
+
+struct VideoTrack {
+    config: VideoConfig,
+    last_dts: Option<i64>,
+    last_interval: i64,
+    last_key_dts: Option<i64>,
+    gop_ms: Option<i64>,
+    /// After a configuration change, frames are dropped until the next keyframe.
+    wait_keyframe: bool,
+}
+
+struct AudioTrack {
+    config: AudioConfig,
+    next_decode: Option<u64>,
+}
+
+impl AudioTrack {
+    fn rate(&self) -> i64 {
+        i64::from(self.config.sample_rate.max(1))
+    }
+    fn frame_samples(&self) -> u64 {
+        u64::from(self.config.samples_per_frame.max(1))
+    }
+    fn samples_to_ms(&self, samples: u64) -> i64 {
+        i64::try_from(u128::from(samples) * 1000 / self.rate() as u128).unwrap_or(i64::MAX)
+    }
+    fn ms_to_samples(&self, ms: i64) -> u64 {
+        let ms = u64::try_from(ms.max(0)).unwrap_or(0);
+        u64::try_from(u128::from(ms) * self.rate() as u128 / 1000).unwrap_or(u64::MAX)
+    }
+}
+
+/// State of a started stream: the track set is fixed until [`LiveSegmenter::finish`].
+struct Running {
+    video: Option<VideoTrack>,
+    audio: Option<AudioTrack>,
+    /// Media time (shifted ms) mapped to decode time zero on every track.
+    origin_ms: i64,
+    /// Added to incoming timestamps; moves only on a timeline reset.
+    shift_ms: i64,
+    /// (media ms, wall ms) pair mapping media time to program date-time.
+    wall_anchor: (i64, i64),
+    segment: Option<OpenSegment>,
+    /// A configuration changed: the next frame of this kind (video when present) closes the
+    /// segment and the new init follows it.
+    reconfigure: Option<TrackKind>,
+}
+
+impl Running {
+    fn wall_for(&mut self, media_ms: i64, now_ms: i64) -> i64 {
+        let mapped = self
+            .wall_anchor
+            .1
+            .saturating_add(media_ms.saturating_sub(self.wall_anchor.0));
+        if (mapped - now_ms).abs() > PDT_REANCHOR_MS {
+            tracing::info!(
+                mapped,
+                now_ms,
+                "program date-time re-anchored to the wall clock"
+            );
+            self.wall_anchor = (media_ms, now_ms);
+            return now_ms;
+        }
+        mapped
+    }
+
+    fn open(&mut self, media_ms: i64, now_ms: i64) -> &mut OpenSegment {
+        let wall_ms = self.wall_for(media_ms, now_ms);
+        self.segment.insert(OpenSegment {
+            start_ms: media_ms,
+            wall_ms,
+            independent: true,
+            part: Part::default(),
+        })
+    }
+}
+
+/// Cuts a live stream into CMAF segments (see the crate docs for the driving loop).
+///
+/// **Track set.** Frames are buffered (bounded by [`MAX_PENDING_BYTES`]) until the tracks are
+/// known: metadata's `has_video`/`has_audio` when given; otherwise a video keyframe plus an audio
+/// config, or [`AUDIO_WAIT_MS`] of media with only one of them. Video before the first keyframe
+/// and audio earlier than it are dropped, so both tracks start together. The set is fixed until
+/// [`finish`](Self::finish): frames of a track outside it are ignored.
+///
+/// **Cutting.** A video keyframe closes the open segment when the segment is at least
+/// `target - KEYFRAME_TOLERANCE_MS` long, or earlier when the last GOP length says the next
+/// keyframe would come too late. Without a keyframe, a cut is forced at a non-keyframe so that no
+/// segment exceeds `target + 499 ms` (its EXTINF rounds to at most EXT-X-TARGETDURATION, RFC 8216
+/// §4.3.3.1); such a segment is not independent. Audio-only streams cut on duration. The segment
+/// is emitted the moment its closing frame arrives; audio stamped before the cut that arrives
+/// later goes into the next segment (decode times stay continuous).
+///
+/// **Timing.** Both tracks' decode times count from one origin, the first keyframe (or first audio
+/// frame): video at 90 kHz (ms × 90), audio at its sample rate, counted in frames and resynced to
+/// the timestamps when they drift apart by more than 50 ms. A timestamp jump back by more than
+/// 1 s (an encoder restarting its clock) shifts the incoming timeline so output stays continuous.
+///
+/// **Program date-time.** Media time is mapped to the wall clock through the arrival time of the
+/// stream's first frame, so consecutive PDTs differ by exactly the media time between segments;
+/// the mapping is re-anchored (and logged) when it strays more than 5 s from arrival times.
+///
+/// **Config changes.** A sequence header that differs from the current one closes the open
+/// segment and emits a new [`InitSegment`] with the same tracks. Timestamps stay continuous, so a
+/// new EXT-X-MAP is enough; no discontinuity is needed (the window adds none for it).
+pub struct LiveSegmenter {
+    target_ms: i64,
+    max_ms: i64,
+    video_config: Option<VideoConfig>,
+    audio_config: Option<AudioConfig>,
+    has_video: Option<bool>,
+    has_audio: Option<bool>,
+    pending: Pending,
+    running: Option<Running>,
+    sequence: u32,
+    outputs: VecDeque<SegmenterOutput>,
+    muxer: Muxer,
+}
+
+impl LiveSegmenter {
+    /// A segmenter cutting segments of about `config.target_duration`.
+    pub fn new(config: SegmenterConfig) -> Self {
+        Self::with_muxer(config, Muxer::CMAF)
+    }
+
+    pub(crate) fn with_muxer(config: SegmenterConfig, muxer: Muxer) -> Self {
+        let whole_secs = i64::try_from(target_duration_secs(config.target_duration)).unwrap_or(1);
+        let target_ms = i64::try_from(config.target_duration.as_millis())
+            .unwrap_or(i64::MAX)
+            .clamp(1000, whole_secs * 1000);
+        Self {
+            target_ms,
+            max_ms: whole_secs * 1000 + 500 - MAX_DURATION_SLACK_MS,
+            video_config: None,
+            audio_config: None,
+            has_video: None,
+            has_audio: None,
+            pending: Pending::default(),
+            running: None,
+            sequence: 1,
+            outputs: VecDeque::new(),
+            muxer,
+        }
+    }
+
+    /// `now_ms` is the wall clock (unix ms) when the event arrived.
+    pub fn handle_event(&mut self, now_ms: i64, event: &MediaEvent) -> Result<(), PackagerError> {
+        let now_ms = clamp_ms(now_ms);
+        match event {
+            MediaEvent::VideoConfig(config) => self.on_video_config(config),
+            MediaEvent::AudioConfig(config) => self.on_audio_config(config),
+            MediaEvent::Metadata(metadata) => {
+                if self.running.is_none() {
+                    self.has_video = metadata.has_video;
+                    self.has_audio = metadata.has_audio;
+                    self.try_start()
+                } else {
+                    Ok(())
+                }
+            }
+            MediaEvent::Frame(frame) => {
+                if self.running.is_some() {
+                    self.on_frame(now_ms, frame)
+                } else {
+                    self.buffer(now_ms, frame);
+                    self.try_start()
+                }
+            }
+        }
+    }
+
+    /// The publisher went away: close the open segment.
+    ///
+    /// Timing state is reset, so the next publish starts a fresh timeline (with its own init
+    /// segment); the caller marks the window's discontinuity. Fragment sequence numbers keep
+    /// increasing across publishes.
+    pub fn finish(&mut self, now_ms: i64) {
+        let _ = now_ms;
+        if let Err(error) = self.close_segment(None) {
+            tracing::warn!(%error, "closing the last segment failed");
+        }
+        self.running = None;
+        self.pending.clear();
+        self.video_config = None;
+        self.audio_config = None;
+        self.has_video = None;
+        self.has_audio = None;
+    }
+
+    /// The next output, in order; call until `None` after every input.
+    pub fn poll_output(&mut self) -> Option<SegmenterOutput> {
+        self.outputs.pop_front()
+    }
+
+    fn on_video_config(&mut self, config: &VideoConfig) -> Result<(), PackagerError> {
+        let Some(running) = self.running.as_mut() else {
+            if self.video_config.as_ref().is_some_and(|c| c != config) {
+                // Buffered pictures belong to the previous configuration.
+                self.pending.drop_kind(TrackKind::Video);
+            }
+            self.video_config = Some(config.clone());
+            return self.try_start();
+        };
+        let Some(video) = running.video.as_mut() else {
+            tracing::debug!("video configuration ignored: the stream started without video");
+            return Ok(());
+        };
+        if video.config == *config {
+            return Ok(());
+        }
+        tracing::info!(codec = %config.codec_string, width = config.width, height = config.height,
+            "video configuration changed");
+        video.config = config.clone();
+        video.wait_keyframe = true;
+        // The segment closes, and the new init is emitted, when the next keyframe arrives: its
+        // timestamp ends the segment exactly.
+        running.reconfigure = Some(TrackKind::Video);
+        self.video_config = Some(config.clone());
+        Ok(())
+    }
+
+    fn on_audio_config(&mut self, config: &AudioConfig) -> Result<(), PackagerError> {
+        let Some(running) = self.running.as_mut() else {
+            if self.audio_config.as_ref().is_some_and(|c| c != config) {
+                self.pending.drop_kind(TrackKind::Audio);
+            }
+            self.audio_config = Some(config.clone());
+            return self.try_start();
+        };
+        let Some(audio) = running.audio.as_mut() else {
+            tracing::debug!("audio configuration ignored: the stream started without audio");
+            return Ok(());
+        };
+        if audio.config == *config {
+            return Ok(());
+        }
+        tracing::info!(codec = %config.codec_string, rate = config.sample_rate,
+            "audio configuration changed");
+        audio.config = config.clone();
+        // The sample rate may have changed: restart the sample count from the timestamps.
+        audio.next_decode = None;
+        // The segment closes at the next video frame (audio until then is dropped: it would need
+        // the new init), or at the next audio frame in an audio-only stream.
+        if running.reconfigure.is_none() {
+            running.reconfigure = Some(TrackKind::Audio);
+        }
+        self.audio_config = Some(config.clone());
+        Ok(())
+    }
+
+    fn buffer(&mut self, now_ms: i64, frame: &Frame) {
+        match frame.kind {
+            TrackKind::Video => {
+                if self.video_config.is_none() || (!self.pending.has_video() && !frame.keyframe) {
+                    return;
+                }
+            }
+            TrackKind::Audio => {
+                if self.audio_config.is_none() {
+                    return;
+                }
+            }
+        }
+        if self.pending.bytes + frame.data.len() > MAX_PENDING_BYTES
+            || self.pending.frames.len() >= MAX_PENDING_FRAMES
+        {
+            tracing::warn!(
+                frames = self.pending.frames.len(),
+                bytes = self.pending.bytes,
+                "start-up buffer full before the tracks were known; dropping it"
+            );
+            self.pending.clear();
+            if frame.kind == TrackKind::Video && !frame.keyframe {
+                return;
+            }
+        }
+        let mut frame = frame.clone();
+        frame.dts = clamp_ms(frame.dts);
+        self.pending.push(now_ms, frame);
+    }
+
+    /// Starts the stream once the track set is known (see the type docs).
+    fn try_start(&mut self) -> Result<(), PackagerError> {
+        let have_video_config = self.video_config.is_some();
+        let have_audio_config = self.audio_config.is_some();
+        let (video, audio) = if let Some(key_dts) = self.pending.first_key_dts {
+            let waited = self.pending.last_dts.unwrap_or(key_dts) - key_dts;
+            let limit = if self.has_audio == Some(true) {
+                METADATA_WAIT_MS
+            } else {
+                AUDIO_WAIT_MS
+            };
+            if have_audio_config {
+                (true, true)
+            } else if self.has_audio == Some(false) || waited >= limit {
+                (true, false)
+            } else {
+                return Ok(());
+            }
+        } else if let (Some(first), Some(last)) =
+            (self.pending.first_audio_dts, self.pending.last_audio_dts)
+        {
+            let waited = last - first;
+            let limit = if have_video_config {
+                KEYFRAME_WAIT_MS
+            } else if self.has_video == Some(true) {
+                METADATA_WAIT_MS
+            } else {
+                AUDIO_WAIT_MS
+            };
+            if self.has_video == Some(false) || waited >= limit {
+                (false, true)
+            } else {
+                return Ok(());
+            }
+        } else {
+            return Ok(());
+        };
+        self.start(video, audio)
+    }
+
+    fn start(&mut self, with_video: bool, with_audio: bool) -> Result<(), PackagerError> {
+        let mut frames = std::mem::take(&mut self.pending.frames);
+        self.pending.clear();
+        let video_config = self.video_config.clone().filter(|_| with_video);
+        let audio_config = self.audio_config.clone().filter(|_| with_audio);
+        // The first keyframe leads; audio stamped before it is dropped so both tracks start together.
+        let lead = if with_video {
+            frames
+                .iter()
+                .position(|(_, f)| f.kind == TrackKind::Video && f.keyframe)
+        } else {
+            frames.iter().position(|(_, f)| f.kind == TrackKind::Audio)
+        };
+        let Some((lead_now, lead_frame)) = lead.and_then(|i| frames.remove(i)) else {
+            return Ok(());
+        };
+        tracing::info!(
+            video = video_config.as_ref().map(|c| c.codec_string.as_str()),
+            audio = audio_config.as_ref().map(|c| c.codec_string.as_str()),
+            "stream started"
+        );
+        self.running = Some(Running {
+            video: video_config.map(|config| VideoTrack {
+                config,
+                last_dts: None,
+                last_interval: DEFAULT_FRAME_MS,
+                last_key_dts: None,
+                gop_ms: None,
+                wait_keyframe: false,
+            }),
+            audio: audio_config.map(|config| AudioTrack {
+                config,
+                next_decode: None,
+            }),
+            origin_ms: lead_frame.dts,
+            shift_ms: 0,
+            wall_anchor: (lead_frame.dts, lead_now),
+            segment: None,
+            reconfigure: None,
+        });
+        if let Err(error) = self.emit_init() {
+            self.running = None;
+            self.video_config = None;
+            self.audio_config = None;
+            return Err(error);
+        }
+        let mut result = self.on_frame(lead_now, &lead_frame);
+        for (now_ms, frame) in frames {
+            if frame.kind == TrackKind::Audio && with_video && frame.dts < lead_frame.dts {
+                continue;
+            }
+            let outcome = self.on_frame(now_ms, &frame);
+            if result.is_ok() {
+                result = outcome;
+            }
+        }
+        result
+    }
+
+    fn emit_init(&mut self) -> Result<(), PackagerError> {
+        let Some(running) = self.running.as_ref() else {
+            return Ok(());
+        };
+        let video = running.video.as_ref().map(|v| v.config.clone());
+        let audio = running.audio.as_ref().map(|a| a.config.clone());
+        let bytes = (self.muxer.init)(video.as_ref(), audio.as_ref()).map_err(|source| {
+            PackagerError::Init {
+                video: video.is_some(),
+                audio: audio.is_some(),
+                source,
+            }
+        })?;
+        self.outputs.push_back(SegmenterOutput::Init(InitSegment {
+            bytes,
+            video,
+            audio,
+        }));
+        Ok(())
+    }
+
+    fn on_frame(&mut self, now_ms: i64, frame: &Frame) -> Result<(), PackagerError> {
+        match frame.kind {
+            TrackKind::Video => self.on_video(now_ms, frame),
+            TrackKind::Audio => self.on_audio(now_ms, frame),
+        }
+    }
+
+    fn on_video(&mut self, now_ms: i64, frame: &Frame) -> Result<(), PackagerError> {
+        let Some(running) = self.running.as_mut() else {
+            return Ok(());
+        };
+        let Some(video) = running.video.as_mut() else {
+            return Ok(());
+        };
+        if video.wait_keyframe {
+            if !frame.keyframe {
+                return Ok(());
+            }
+            video.wait_keyframe = false;
+        }
+        let mut dts = clamp_ms(frame.dts.saturating_add(running.shift_ms));
+        if let Some(last) = video.last_dts {
+            if dts <= last {
+                if last - dts < TIMELINE_RESET_MS {
+                    tracing::debug!(dts, last, "non-increasing video timestamp; frame dropped");
+                    return Ok(());
+                }
+                let continued = last + video.last_interval;
+                tracing::warn!(
+                    from = last,
+                    to = dts,
+                    "video timestamps jumped back; timeline shifted"
+                );
+                running.shift_ms = clamp_ms(running.shift_ms + (continued - dts));
+                dts = continued;
+                video.last_key_dts = None;
+            }
+        }
+        let previous_key = video.last_key_dts;
+        if frame.keyframe {
+            if let Some(prev) = previous_key {
+                video.gop_ms = Some(dts - prev);
+            }
+            video.last_key_dts = Some(dts);
+        }
+        let interval = video.last_interval;
+        let gop = video.gop_ms;
+        if let Some(last) = video.last_dts {
+            video.last_interval = (dts - last).clamp(1, MAX_FRAME_MS);
+        }
+        video.last_dts = Some(dts);
+
+        let reconfigure = running.reconfigure.take().is_some();
+        let cut = match running.segment.as_ref() {
+            None => false,
+            Some(_) if reconfigure => true,
+            Some(segment) => {
+                let elapsed = dts - segment.start_ms;
+                let keyframe_cut = frame.keyframe
+                    && elapsed > 0
+                    && (elapsed >= self.target_ms - KEYFRAME_TOLERANCE_MS
+                        || gop.is_some_and(|gop| elapsed + gop > self.max_ms));
+                keyframe_cut
+                    || elapsed + interval > self.max_ms - FORCED_CUT_MARGIN_MS
+                    || over_budget(&segment.part, frame.data.len())
+            }
+        };
+        let mut closed = if cut {
+            self.close_segment(Some(dts))
+        } else {
+            Ok(())
+        };
+        if reconfigure {
+            let init = self.emit_init();
+            closed = closed.and(init);
+        }
+        let Some(running) = self.running.as_mut() else {
+            return closed;
+        };
+        let segment = match running.segment.as_mut() {
+            Some(segment) => segment,
+            None => running.open(dts, now_ms),
+        };
+        if segment.part.video.is_empty() {
+            segment.independent = frame.keyframe;
+        }
+        segment.part.bytes += frame.data.len();
+        segment.part.video.push(VideoSample {
+            dts,
+            cts: frame.cts,
+            keyframe: frame.keyframe,
+            data: frame.data.clone(),
+        });
+        closed
+    }
+
+    fn on_audio(&mut self, now_ms: i64, frame: &Frame) -> Result<(), PackagerError> {
+        let Some(running) = self.running.as_mut() else {
+            return Ok(());
+        };
+        let audio_leads = running.video.is_none();
+        let Some(audio) = running.audio.as_mut() else {
+            return Ok(());
+        };
+        let reconfigure = match running.reconfigure {
+            Some(TrackKind::Audio) if audio_leads => {
+                running.reconfigure = None;
+                true
+            }
+            // Waiting for the next video frame to switch to the new audio config.
+            Some(TrackKind::Audio) => return Ok(()),
+            _ => false,
+        };
+        let mut dts = clamp_ms(frame.dts.saturating_add(running.shift_ms));
+        // Video counts as stalled when its last frame is this far behind the audio.
+        let video_stalled = running
+            .video
+            .as_ref()
+            .is_some_and(|v| v.last_dts.is_none_or(|last| dts - last > VIDEO_STALL_MS));
+        let decode = match audio.next_decode {
+            None => {
+                if dts < running.origin_ms {
+                    return Ok(());
+                }
+                audio.ms_to_samples(dts - running.origin_ms)
+            }
+            Some(next) => {
+                let expected_ms =
+                    clamp_ms(running.origin_ms.saturating_add(audio.samples_to_ms(next)));
+                let drift = dts - expected_ms;
+                if drift.abs() <= AUDIO_RESYNC_MS {
+                    next
+                } else if drift > 0 {
+                    tracing::debug!(
+                        drift,
+                        "audio timestamps ahead of the sample count; resynced"
+                    );
+                    audio.ms_to_samples(dts - running.origin_ms)
+                } else if audio_leads && drift <= -TIMELINE_RESET_MS {
+                    tracing::warn!(
+                        from = expected_ms,
+                        to = dts,
+                        "audio timestamps jumped back; timeline shifted"
+                    );
+                    running.shift_ms = clamp_ms(running.shift_ms + (expected_ms - dts));
+                    dts = expected_ms;
+                    next
+                } else {
+                    tracing::debug!(
+                        drift,
+                        "audio timestamps behind the sample count; frame dropped"
+                    );
+                    return Ok(());
+                }
+            }
+        };
+        audio.next_decode = Some(decode.saturating_add(audio.frame_samples()));
+        let frame_samples = audio.frame_samples();
+        let rate = audio.rate();
+        let frame_ms = audio.samples_to_ms(frame_samples);
+
+        let cut = match running.segment.as_ref() {
+            None => false,
+            Some(_) if reconfigure => true,
+            Some(segment) => {
+                let by_duration = if audio_leads {
+                    // Cut when this frame is nearer the target than the previous one would be.
+                    segment.part.audio.first().is_some_and(|first| {
+                        let elapsed = decode.saturating_sub(first.decode);
+                        let target = u128::from(u64::try_from(self.target_ms).unwrap_or(0));
+                        u128::from(elapsed) * 1000 + u128::from(frame_samples) * 500
+                            >= target * rate as u128
+                    })
+                } else {
+                    // Video stalled: keep the segment within bounds on audio alone.
+                    video_stalled
+                        && dts - segment.start_ms + frame_ms > self.max_ms - FORCED_CUT_MARGIN_MS
+                };
+                by_duration || over_budget(&segment.part, frame.data.len())
+            }
+        };
+        let mut closed = if cut {
+            self.close_segment(Some(dts))
+        } else {
+            Ok(())
+        };
+        if reconfigure {
+            let init = self.emit_init();
+            closed = closed.and(init);
+        }
+        let Some(running) = self.running.as_mut() else {
+            return closed;
+        };
+        let segment = match running.segment.as_mut() {
+            Some(segment) => segment,
+            None => running.open(dts, now_ms),
+        };
+        segment.part.bytes += frame.data.len();
+        segment.part.audio.push(AudioSample {
+            decode,
+            data: frame.data.clone(),
+        });
+        closed
+    }
+
+    /// Closes the open segment. `end_ms` is the closing frame's time when known; otherwise (config
+    /// change, finish) the last video frame lasts as long as the frame interval before it.
+    fn close_segment(&mut self, end_ms: Option<i64>) -> Result<(), PackagerError> {
+        let Some(running) = self.running.as_mut() else {
+            return Ok(());
+        };
+        let Some(segment) = running.segment.take() else {
+            return Ok(());
+        };
+        let part = segment.part;
+        let limit = segment.start_ms.saturating_add(self.max_ms);
+
+        let mut video_samples = Vec::with_capacity(part.video.len());
+        let mut video_end = None;
+        let mut video_base = 0;
+        if let Some(video) = running.video.as_ref() {
+            for (i, sample) in part.video.iter().enumerate() {
+                let next = match part.video.get(i + 1) {
+                    Some(next) => next.dts,
+                    None => end_ms
+                        .filter(|end| *end > sample.dts)
+                        .unwrap_or(sample.dts + video.last_interval)
+                        .min(limit)
+                        .max(sample.dts + 1),
+                };
+                video_samples.push(Sample {
+                    duration: ticks(next - sample.dts),
+                    composition_offset: i32::try_from(i64::from(sample.cts) * VIDEO_TICKS_PER_MS)
+                        .unwrap_or(0),
+                    keyframe: sample.keyframe,
+                    data: sample.data.clone(),
+                });
+                video_end = Some(next);
+            }
+            if let Some(first) = part.video.first() {
+                video_base = u64::try_from((first.dts - running.origin_ms).max(0)).unwrap_or(0)
+                    * VIDEO_TICKS_PER_MS as u64;
+            }
+        }
+
+        let mut audio_samples = Vec::with_capacity(part.audio.len());
+        let mut audio_span = 0;
+        if let Some(audio) = running.audio.as_ref() {
+            for (i, sample) in part.audio.iter().enumerate() {
+                let duration = part.audio.get(i + 1).map_or(audio.frame_samples(), |next| {
+                    next.decode.saturating_sub(sample.decode)
+                });
+                audio_samples.push(Sample {
+                    duration: u32::try_from(duration).unwrap_or(u32::MAX),
+                    composition_offset: 0,
+                    keyframe: true,
+                    data: sample.data.clone(),
+                });
+                audio_span += duration;
+            }
+        }
+
+        let duration_ms = match (video_end, running.audio.as_ref()) {
+            (Some(end), _) => (end - segment.start_ms).max(0) as f64,
+            (None, Some(audio)) if !audio_samples.is_empty() => {
+                if running.video.is_some() {
+                    // Audio only while video stalled: the closing frame bounds it.
+                    let end = end_ms.unwrap_or(segment.start_ms + audio.samples_to_ms(audio_span));
+                    (end.min(limit) - segment.start_ms).max(0) as f64
+                } else {
+                    audio_span as f64 * 1000.0 / audio.rate() as f64
+                }
+            }
+            _ => return Ok(()),
+        };
+
+        let mut runs = Vec::with_capacity(2);
+        if !video_samples.is_empty() {
+            runs.push(TrackRun {
+                track_id: VIDEO_TRACK_ID,
+                base_decode_time: video_base,
+                samples: &video_samples,
+            });
+        }
+        if let Some(first) = part.audio.first() {
+            runs.push(TrackRun {
+                track_id: AUDIO_TRACK_ID,
+                base_decode_time: first.decode,
+                samples: &audio_samples,
+            });
+        }
+        let sequence = self.sequence;
+        self.sequence = self.sequence.checked_add(1).unwrap_or(1);
+        let bytes =
+            (self.muxer.fragment)(sequence, &runs).map_err(|source| PackagerError::Fragment {
+                sequence,
+                start_ms: segment.start_ms,
+                source,
+            })?;
+        self.outputs
+            .push_back(SegmenterOutput::Segment(MediaSegment {
+                bytes,
+                duration: duration_ms / 1000.0,
+                start_ms: segment.start_ms,
+                program_date_time_ms: segment.wall_ms,
+                independent: segment.independent,
+            }));
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for LiveSegmenter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let running = self.running.as_ref();
+        f.debug_struct("LiveSegmenter")
+            .field("target_ms", &self.target_ms)
+            .field("started", &running.is_some())
+            .field("video", &running.is_some_and(|r| r.video.is_some()))
+            .field("audio", &running.is_some_and(|r| r.audio.is_some()))
+            .field("pending_frames", &self.pending.frames.len())
+            .field("next_sequence", &self.sequence)
+            .field("queued_outputs", &self.outputs.len())
+            .finish()
+    }
+}
+
+/// Whether adding a frame of `len` bytes would exceed the open segment's memory bounds.
+fn over_budget(part: &Part, len: usize) -> bool {
+    let over = part.samples() > 0
+        && (part.bytes + len > MAX_OPEN_SEGMENT_BYTES
+            || part.samples() >= MAX_OPEN_SEGMENT_SAMPLES);
+    if over {
+        tracing::warn!(
+            bytes = part.bytes,
+            samples = part.samples(),
+            "open segment too large; cut forced"
+        );
+    }
+    over
+}
+
+fn clamp_ms(ms: i64) -> i64 {
+    ms.clamp(-MAX_ABS_MS, MAX_ABS_MS)
+}
+
+/// Milliseconds as 90 kHz ticks, saturating.
+fn ticks(ms: i64) -> u32 {
+    u32::try_from(ms.max(0).saturating_mul(VIDEO_TICKS_PER_MS)).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests;

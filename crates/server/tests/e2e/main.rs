@@ -1,0 +1,9 @@
+//! End-to-end tests through the real binary with real peers (ffmpeg, ffprobe, GStreamer).
+//! One test binary for the crate keeps link time down.
+#![allow(missing_docs, clippy::print_stdout, clippy::print_stderr)]
+
+mod api;
+mod harness;
+mod playback;
+mod publish;
+mod resilience;
