@@ -21,6 +21,12 @@ for target in $(cargo +nightly fuzz list); do
   mkdir -p "$corpus"
   [[ -d regressions/$target ]] && cp -n regressions/$target/* "$corpus/" 2>/dev/null || true
   echo "# fuzz $target for ${secs}s"
-  cargo +nightly fuzz run "$target" "$corpus" -- -max_total_time="$secs" -rss_limit_mb=2048 2>&1 | tail -n 3
-  test "${PIPESTATUS[0]}" -eq 0
+  log=$(mktemp)
+  if ! cargo +nightly fuzz run "$target" "$corpus" -- -max_total_time="$secs" -rss_limit_mb=2048 >"$log" 2>&1; then
+    tail -n 60 "$log"
+    echo "fuzz target $target failed; the crashing input is in fuzz/artifacts/$target/" >&2
+    exit 1
+  fi
+  grep -E '^Done [0-9]+ runs' "$log" || tail -n 2 "$log"
+  rm -f "$log"
 done

@@ -65,6 +65,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             segment_duration: config.segment_duration,
             window: config.window,
             reconnect_grace: config.reconnect_grace,
+            ended_retention: config.ended_retention,
         },
         shutdown_rx.clone(),
     ));

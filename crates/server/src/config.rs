@@ -37,6 +37,13 @@ pub struct ServeArgs {
     /// How long HTTP keeps serving after SIGTERM so players fetch the ended playlists [default: 2s].
     #[arg(long, env = "FERROCAST_SHUTDOWN_DRAIN", value_name = "DURATION", value_parser = parse_duration)]
     pub shutdown_drain: Option<Duration>,
+    /// A publisher that sends nothing for this long is dropped (its socket may still look open),
+    /// e.g. "10s" [default: 10s].
+    #[arg(long, env = "FERROCAST_PUBLISHER_IDLE_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
+    pub publisher_idle_timeout: Option<Duration>,
+    /// How long an ended broadcast's playlist and segments stay served, e.g. "5m" [default: 5m].
+    #[arg(long, env = "FERROCAST_ENDED_RETENTION", value_name = "DURATION", value_parser = parse_duration)]
+    pub ended_retention: Option<Duration>,
     /// Simultaneous RTMP connections allowed from one IP address [default: 16].
     #[arg(long, env = "FERROCAST_MAX_CONNECTIONS_PER_IP", value_name = "N")]
     pub max_connections_per_ip: Option<usize>,
@@ -76,6 +83,10 @@ struct FileConfig {
     reconnect_grace: Option<Duration>,
     #[serde(default, with = "opt_duration")]
     shutdown_drain: Option<Duration>,
+    #[serde(default, with = "opt_duration")]
+    publisher_idle_timeout: Option<Duration>,
+    #[serde(default, with = "opt_duration")]
+    ended_retention: Option<Duration>,
     max_connections_per_ip: Option<usize>,
     public_host: Option<String>,
     log_format: Option<LogFormat>,
@@ -111,6 +122,10 @@ pub struct Config {
     pub reconnect_grace: Duration,
     /// Post-SIGTERM serving time.
     pub shutdown_drain: Duration,
+    /// Silence after which a publisher is dropped.
+    pub publisher_idle_timeout: Duration,
+    /// How long an ended broadcast stays served.
+    pub ended_retention: Duration,
     /// Per-address RTMP connection cap.
     pub max_connections_per_ip: usize,
     /// Host for generated URLs, if fixed.
@@ -146,6 +161,13 @@ impl Config {
         if max_per_ip == 0 {
             bail!("max connections per IP must be at least 1");
         }
+        let publisher_idle_timeout = args
+            .publisher_idle_timeout
+            .or(file.publisher_idle_timeout)
+            .unwrap_or(Duration::from_secs(10));
+        if publisher_idle_timeout < Duration::from_secs(1) {
+            bail!("publisher idle timeout must be at least 1s");
+        }
         Ok(Config {
             http: args
                 .http
@@ -170,6 +192,11 @@ impl Config {
                 .shutdown_drain
                 .or(file.shutdown_drain)
                 .unwrap_or(Duration::from_secs(2)),
+            publisher_idle_timeout,
+            ended_retention: args
+                .ended_retention
+                .or(file.ended_retention)
+                .unwrap_or(Duration::from_secs(300)),
             max_connections_per_ip: max_per_ip,
             public_host: args.public_host.clone().or(file.public_host),
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),

@@ -21,8 +21,6 @@ use tracing::{debug, info, warn};
 const APP: &str = "live";
 /// A connection must be publishing within this time of connecting (stops idle sockets).
 const PUBLISH_DEADLINE: Duration = Duration::from_secs(15);
-/// A publishing connection that sends nothing for this long is considered gone.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Our writes are small; a peer that will not take them for this long is gone.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Read buffer: a few chunks of a 6 Mbit/s stream per syscall.
@@ -145,7 +143,7 @@ impl Connection {
                     if self.publishing.is_none() && now >= self.connected_at + PUBLISH_DEADLINE {
                         return End::Error("publish_timeout", "no publish within the deadline".into());
                     }
-                    if now >= self.last_read + IDLE_TIMEOUT {
+                    if now >= self.last_read + self.state.config.publisher_idle_timeout {
                         return End::Error("idle_timeout", "no data from the peer".into());
                     }
                 }
@@ -163,7 +161,7 @@ impl Connection {
     }
 
     fn deadline(&self) -> Instant {
-        let mut d = self.last_read + IDLE_TIMEOUT;
+        let mut d = self.last_read + self.state.config.publisher_idle_timeout;
         if self.publishing.is_none() {
             d = d.min(self.connected_at + PUBLISH_DEADLINE);
         }

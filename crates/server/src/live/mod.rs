@@ -28,6 +28,8 @@ pub struct LiveConfig {
     pub window: usize,
     /// How long a dropped publisher may take to come back.
     pub reconnect_grace: Duration,
+    /// How long an ended broadcast stays served before its memory is freed.
+    pub ended_retention: Duration,
 }
 
 /// All live channels of this server.
@@ -230,6 +232,14 @@ impl LiveChannel {
 
     fn set_output(&self, output: Arc<Output>) {
         *self.output.write().unwrap_or_else(PoisonError::into_inner) = Some(output);
+    }
+
+    /// Stops serving `output` unless a newer broadcast already replaced it.
+    fn clear_output(&self, output: &Arc<Output>) {
+        let mut current = self.output.write().unwrap_or_else(PoisonError::into_inner);
+        if current.as_ref().is_some_and(|c| Arc::ptr_eq(c, output)) {
+            *current = None;
+        }
     }
 
     /// Called by the packager when it wants to end the broadcast: succeeds (and marks the packager

@@ -153,6 +153,16 @@ pub(super) async fn run(
     }
     output.end();
     info!(channel = %name, sid = %sid, "broadcast ended");
+    // Players and CDNs still fetch the ended playlist for a while; then the ring is freed.
+    if !shutdown_seen {
+        tokio::select! {
+            _ = tokio::time::sleep(config.ended_retention) => {
+                channel.clear_output(&output);
+                tracing::debug!(channel = %name, sid = %sid, "ended broadcast freed");
+            }
+            _ = shutdown.wait_for(|s| *s) => {}
+        }
+    }
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

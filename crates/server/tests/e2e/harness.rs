@@ -449,8 +449,18 @@ impl Publisher {
             .is_some_and(|c| c.try_wait().unwrap().is_none())
     }
 
+    /// Sends a signal (e.g. "STOP": the process freezes, its socket stays open and silent).
+    pub fn signal(&self, sig: &str) {
+        if let Some(c) = &self.child {
+            let _ = Command::new("kill")
+                .args([&format!("-{sig}"), &c.id().to_string()])
+                .status();
+        }
+    }
+
     /// SIGKILL: the connection vanishes without an unpublish.
     pub fn kill(&mut self) {
+        self.signal("CONT");
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();

@@ -68,6 +68,45 @@ fn reconnect_within_grace_continues_after_discontinuity_then_grace_ends_it() {
     assert!(ended.segments.last().unwrap().msn >= after.segments.last().unwrap().msn);
 }
 
+#[test]
+fn a_publisher_that_goes_silent_without_closing_is_dropped() {
+    let s = Server::start(
+        "silent",
+        &["--publisher-idle-timeout", "2s", "--reconnect-grace", "2s"],
+    );
+    let c = s.create_channel("chan");
+    let mut p = Publisher::start(
+        &media().av,
+        &s.publish_url(c["stream_key"].as_str().unwrap()),
+        true,
+    );
+    let path = s.media_playlist_path("chan");
+    wait_for("a segment", LONG, || {
+        (!s.playlist(&path)?.segments.is_empty()).then_some(())
+    });
+    // Frozen: the TCP connection stays open but nothing arrives, like a peer that vanished.
+    p.signal("STOP");
+    wait_for(
+        "the silent publisher to be dropped",
+        Duration::from_secs(10),
+        || {
+            let (_, c) = s.api("GET", "/api/v1/channels/chan", None);
+            (c["live"] == false).then_some(())
+        },
+    );
+    wait_for(
+        "ENDLIST after the grace period",
+        Duration::from_secs(10),
+        || s.playlist(&path).filter(|p| p.endlist),
+    );
+    assert!(
+        s.log_lines().iter().any(|l| l["kind"] == "idle_timeout"),
+        "{}",
+        s.log_text()
+    );
+    p.kill();
+}
+
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     status
