@@ -20,7 +20,7 @@ mod writer;
 use bytes::Bytes;
 
 pub use error::CmafError;
-pub use fragment::{fragment, NON_SYNC_SAMPLE_FLAGS, SYNC_SAMPLE_FLAGS};
+pub use fragment::{fragment, fragment_chain, NON_SYNC_SAMPLE_FLAGS, SYNC_SAMPLE_FLAGS};
 pub use init::init_segment;
 
 /// Track id of the video track in every init segment we write.

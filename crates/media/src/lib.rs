@@ -103,3 +103,108 @@ pub enum MediaEvent {
     /// A media frame.
     Frame(Frame),
 }
+
+/// Bytes stored as an ordered list of shared buffers: a media segment that references the
+/// received frames instead of copying them into one allocation. Cloning is one refcount.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ByteChain {
+    parts: std::sync::Arc<[Bytes]>,
+    len: usize,
+}
+
+impl ByteChain {
+    /// Joins `parts` (empty ones are dropped).
+    pub fn new(parts: Vec<Bytes>) -> Self {
+        let parts: Vec<Bytes> = parts.into_iter().filter(|p| !p.is_empty()).collect();
+        let len = parts.iter().map(Bytes::len).sum();
+        Self {
+            parts: parts.into(),
+            len,
+        }
+    }
+
+    /// Total length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the chain holds no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The buffers, in order.
+    pub fn parts(&self) -> &[Bytes] {
+        &self.parts
+    }
+
+    /// The buffers covering `start..end` (clamped to the chain), sliced without copying.
+    pub fn slice(&self, start: usize, end: usize) -> Vec<Bytes> {
+        let end = end.min(self.len);
+        let mut out = Vec::new();
+        if start >= end {
+            return out;
+        }
+        let mut offset = 0;
+        for part in self.parts.iter() {
+            let (part_start, part_end) = (offset, offset + part.len());
+            offset = part_end;
+            if part_end <= start {
+                continue;
+            }
+            if part_start >= end {
+                break;
+            }
+            let from = start.saturating_sub(part_start);
+            let to = end.min(part_end) - part_start;
+            out.push(part.slice(from..to));
+        }
+        out
+    }
+
+    /// One contiguous copy (tests, small consumers).
+    pub fn to_bytes(&self) -> Bytes {
+        match &*self.parts {
+            [] => Bytes::new(),
+            [one] => one.clone(),
+            parts => {
+                let mut v = Vec::with_capacity(self.len);
+                for p in parts {
+                    v.extend_from_slice(p);
+                }
+                Bytes::from(v)
+            }
+        }
+    }
+}
+
+impl From<Bytes> for ByteChain {
+    fn from(b: Bytes) -> Self {
+        Self::new(vec![b])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slices_across_parts_without_copying() {
+        let chain = ByteChain::new(vec![
+            Bytes::from_static(b"abc"),
+            Bytes::new(),
+            Bytes::from_static(b"defg"),
+            Bytes::from_static(b"h"),
+        ]);
+        assert_eq!(chain.len(), 8);
+        assert_eq!(chain.parts().len(), 3);
+        assert_eq!(chain.to_bytes(), Bytes::from_static(b"abcdefgh"));
+        let join = |v: Vec<Bytes>| v.concat();
+        assert_eq!(join(chain.slice(0, 8)), b"abcdefgh");
+        assert_eq!(join(chain.slice(2, 5)), b"cde");
+        assert_eq!(join(chain.slice(3, 7)), b"defg");
+        assert_eq!(join(chain.slice(7, 100)), b"h");
+        assert!(chain.slice(8, 9).is_empty());
+        assert!(chain.slice(5, 5).is_empty());
+    }
+}

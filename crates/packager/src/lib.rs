@@ -21,7 +21,7 @@ mod segmenter;
 mod window;
 
 use bytes::Bytes;
-use ferrocast_media::{AudioConfig, VideoConfig};
+use ferrocast_media::{AudioConfig, ByteChain, VideoConfig};
 use std::time::Duration;
 
 pub use segmenter::{
@@ -80,7 +80,7 @@ pub struct InitSegment {
 #[derive(Debug, Clone)]
 pub struct MediaSegment {
     /// `styp` + `moof` + `mdat`.
-    pub bytes: Bytes,
+    pub bytes: ByteChain,
     /// Exact duration in seconds (EXTINF).
     pub duration: f64,
     /// Media time of the first sample, ms on the stream's timeline.

@@ -6,7 +6,7 @@ use crate::{
 };
 use bytes::Bytes;
 use ferrocast_cmaf::{CmafError, Sample, TrackRun, AUDIO_TRACK_ID, VIDEO_TRACK_ID};
-use ferrocast_media::{AudioConfig, Frame, MediaEvent, TrackKind, VideoConfig};
+use ferrocast_media::{AudioConfig, ByteChain, Frame, MediaEvent, TrackKind, VideoConfig};
 use std::collections::VecDeque;
 
 /// A keyframe closes a segment once the segment is at least `target - KEYFRAME_TOLERANCE_MS`
@@ -57,13 +57,13 @@ const VIDEO_TICKS_PER_MS: i64 = (ferrocast_cmaf::VIDEO_TIMESCALE / 1000) as i64;
 #[derive(Clone, Copy)]
 pub(crate) struct Muxer {
     pub(crate) init: fn(Option<&VideoConfig>, Option<&AudioConfig>) -> Result<Bytes, CmafError>,
-    pub(crate) fragment: fn(u32, &[TrackRun<'_>]) -> Result<Bytes, CmafError>,
+    pub(crate) fragment: fn(u32, &[TrackRun<'_>]) -> Result<ByteChain, CmafError>,
 }
 
 impl Muxer {
     const CMAF: Muxer = Muxer {
         init: ferrocast_cmaf::init_segment,
-        fragment: ferrocast_cmaf::fragment,
+        fragment: ferrocast_cmaf::fragment_chain,
     };
 }
 

@@ -2,6 +2,7 @@
 
 use crate::{target_duration_secs, InitSegment, MediaSegment, WindowConfig};
 use bytes::Bytes;
+use ferrocast_media::ByteChain;
 use std::collections::VecDeque;
 use std::fmt::Write as _;
 
@@ -20,7 +21,7 @@ struct Listed {
 struct Retained {
     msn: u64,
     init_id: Option<u32>,
-    bytes: Bytes,
+    bytes: ByteChain,
     /// Removed once the media clock passes this (seconds of media pushed).
     expires_at: f64,
 }
@@ -150,7 +151,7 @@ impl LiveWindow {
     }
 
     /// A segment still downloadable (listed or recently removed).
-    pub fn segment(&self, msn: u64) -> Option<Bytes> {
+    pub fn segment(&self, msn: u64) -> Option<ByteChain> {
         if let Some(first) = self.listed.front() {
             if msn >= first.msn {
                 let index = usize::try_from(msn - first.msn).ok()?;

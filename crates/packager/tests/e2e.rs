@@ -86,7 +86,7 @@ fn package(flv: Bytes, target_secs: u64) -> Packaged {
 /// Writes the playlist, inits and segments; returns the playlist path.
 fn write_out(p: &Packaged, dir: &Path) -> PathBuf {
     for (&(msn, _, _), &init) in p.segments.iter().zip(&p.init_of) {
-        let bytes = p.window.segment(msn).expect("listed segment");
+        let bytes = p.window.segment(msn).expect("listed segment").to_bytes();
         std::fs::write(dir.join(format!("{msn}.m4s")), &bytes).expect("write segment");
         let init_bytes = p.window.init(init).expect("referenced init");
         std::fs::write(dir.join(format!("init-{init}.mp4")), &init_bytes).expect("write init");

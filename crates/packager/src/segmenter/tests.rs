@@ -16,7 +16,10 @@ fn fake_init(video: Option<&VideoConfig>, audio: Option<&AudioConfig>) -> Result
 }
 
 /// `seq` then one line per run: `track base dur,dur,... keys`.
-fn fake_fragment(sequence: u32, runs: &[TrackRun<'_>]) -> Result<Bytes, CmafError> {
+fn fake_fragment(
+    sequence: u32,
+    runs: &[TrackRun<'_>],
+) -> Result<ferrocast_media::ByteChain, CmafError> {
     let mut text = format!("{sequence}\n");
     for run in runs {
         let durations: Vec<String> = run.samples.iter().map(|s| s.duration.to_string()).collect();
@@ -33,7 +36,7 @@ fn fake_fragment(sequence: u32, runs: &[TrackRun<'_>]) -> Result<Bytes, CmafErro
             keys
         ));
     }
-    Ok(Bytes::from(text))
+    Ok(Bytes::from(text).into())
 }
 
 const FAKE: Muxer = Muxer {
@@ -81,7 +84,7 @@ fn parse(output: SegmenterOutput) -> Out {
     match output {
         SegmenterOutput::Init(init) => Out::Init(String::from_utf8_lossy(&init.bytes).into_owned()),
         SegmenterOutput::Segment(segment) => {
-            let text = String::from_utf8_lossy(&segment.bytes).into_owned();
+            let text = String::from_utf8_lossy(&segment.bytes.to_bytes()).into_owned();
             let mut lines = text.lines();
             let sequence = lines.next().and_then(|l| l.parse().ok()).unwrap_or(0);
             let runs = lines

@@ -21,7 +21,7 @@ fn init(tag: u8) -> InitSegment {
 
 fn segment(index: i64, duration: f64, independent: bool) -> MediaSegment {
     MediaSegment {
-        bytes: Bytes::from(vec![index as u8; 1000]),
+        bytes: Bytes::from(vec![index as u8; 1000]).into(),
         duration,
         start_ms: index * 2000,
         program_date_time_ms: T0 + index * 2000,

@@ -1,6 +1,7 @@
 //! HTTP: `router(state) -> Router` with the API, the HLS origin and the operations endpoints.
 
 pub mod api;
+pub mod chain_body;
 pub mod error;
 pub mod ops;
 pub mod origin;

@@ -3,6 +3,7 @@
 //! Request paths are parsed into numbers and looked up in the in-memory ring; nothing from a
 //! request ever becomes a file path.
 
+use super::chain_body::ChainBody;
 use super::error::AppError;
 use crate::live::{CachedPlaylist, Output};
 use crate::state::AppState;
@@ -12,7 +13,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use bytes::Bytes;
+use ferrocast_media::ByteChain;
 use std::sync::Arc;
 use tower_http::cors::{Any, CorsLayer};
 
@@ -147,7 +148,7 @@ async fn segment(
             format!("\"{sid}-{rendition}-{msn}\""),
         ),
         Some(SegmentFile::Init(id)) => (
-            out.init(&rendition, id),
+            out.init(&rendition, id).map(ByteChain::from),
             INIT_TYPE,
             format!("\"{sid}-{rendition}-i{id}\""),
         ),
@@ -159,7 +160,7 @@ async fn segment(
 
 fn immutable_response(
     headers: &HeaderMap,
-    bytes: Bytes,
+    bytes: ByteChain,
     content_type: &'static str,
     etag: &str,
 ) -> Response {
@@ -171,21 +172,21 @@ fn immutable_response(
             .get(header::RANGE)
             .map(|r| r.to_str().map(http_range_header::parse_range_header))
         {
-            None => Response::new(Body::from(bytes)),
+            None => Response::new(Body::new(ChainBody::new(&bytes))),
             Some(Ok(Ok(ranges))) => match ranges.validate(total) {
                 // One range is what players send; several are answered whole, which RFC 9110 allows.
                 Ok(v) if v.len() == 1 => {
                     let r = &v[0];
                     let (start, end) = (*r.start(), *r.end());
-                    let mut res =
-                        Response::new(Body::from(bytes.slice(start as usize..=end as usize)));
+                    let part = bytes.slice(start as usize, end as usize + 1);
+                    let mut res = Response::new(Body::new(ChainBody::from_parts(part)));
                     *res.status_mut() = StatusCode::PARTIAL_CONTENT;
                     if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{total}")) {
                         res.headers_mut().insert(header::CONTENT_RANGE, v);
                     }
                     res
                 }
-                Ok(_) => Response::new(Body::from(bytes)),
+                Ok(_) => Response::new(Body::new(ChainBody::new(&bytes))),
                 Err(_) => range_not_satisfiable(total),
             },
             Some(_) => range_not_satisfiable(total),

@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 use ferrocast_hls::{MultivariantPlaylist, VariantStream};
+use ferrocast_media::ByteChain;
 use ferrocast_packager::{InitSegment, LiveWindow, MediaSegment, WindowConfig};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -74,7 +75,7 @@ impl Output {
     }
 
     /// A media segment still downloadable.
-    pub fn segment(&self, rendition: &str, msn: u64) -> Option<Bytes> {
+    pub fn segment(&self, rendition: &str, msn: u64) -> Option<ByteChain> {
         if rendition != SOURCE_RENDITION {
             return None;
         }

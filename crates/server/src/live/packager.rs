@@ -153,12 +153,16 @@ pub(super) async fn run(
     }
     output.end();
     info!(channel = %name, sid = %sid, "broadcast ended");
-    // Players and CDNs still fetch the ended playlist for a while; then the ring is freed.
+    // Players and CDNs still fetch the ended playlist for a while; then the ring is freed. Only a
+    // weak reference waits, so a newer broadcast that replaces this one frees it at once.
     if !shutdown_seen {
+        let output = Arc::downgrade(&output);
         tokio::select! {
             _ = tokio::time::sleep(config.ended_retention) => {
-                channel.clear_output(&output);
-                tracing::debug!(channel = %name, sid = %sid, "ended broadcast freed");
+                if let Some(output) = output.upgrade() {
+                    channel.clear_output(&output);
+                    tracing::debug!(channel = %name, sid = %sid, "ended broadcast freed");
+                }
             }
             _ = shutdown.wait_for(|s| *s) => {}
         }
