@@ -80,6 +80,17 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         rtmp_port: rtmp_addr.port(),
     };
 
+    let sweeper = state.live.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            tick.tick().await;
+            let n = sweeper.sweep_idle();
+            if n > 0 {
+                tracing::debug!(channels = n, "idle channels freed");
+            }
+        }
+    });
     let ingest_task = tokio::spawn(ingest::serve(
         rtmp_listener,
         state.clone(),

@@ -100,24 +100,13 @@ impl Live {
             .cloned()
     }
 
-    fn get_or_create(&self, name: &str) -> Arc<LiveChannel> {
-        if let Some(ch) = self.get(name) {
-            return ch;
-        }
-        let mut map = self
-            .channels
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        map.entry(name.to_owned())
-            .or_insert_with(|| {
-                Arc::new(LiveChannel {
-                    name: name.to_owned(),
-                    hub: Hub::new(HUB_CAPACITY),
-                    state: Mutex::new(ChannelState::default()),
-                    output: RwLock::new(None),
-                })
-            })
-            .clone()
+    fn new_channel(name: &str) -> Arc<LiveChannel> {
+        Arc::new(LiveChannel {
+            name: name.to_owned(),
+            hub: Hub::new(HUB_CAPACITY),
+            state: Mutex::new(ChannelState::default()),
+            output: RwLock::new(None),
+        })
     }
 
     /// Claims the channel for a publisher. `kick` is notified when the server wants it gone.
@@ -130,25 +119,22 @@ impl Live {
         if *self.shutdown.borrow() {
             return Err(PublishRefusal::ShuttingDown);
         }
-        let channel = self.get_or_create(name);
-        {
-            let mut state = channel.lock_state();
-            if state.publisher.is_some() {
-                return Err(PublishRefusal::AlreadyLive);
+        let channel = loop {
+            // The claim happens under the map's read lock, so the idle sweeper (which takes the
+            // write lock) can never remove a channel between its lookup and its claim.
+            {
+                let map = self.channels.read().unwrap_or_else(PoisonError::into_inner);
+                if let Some(channel) = map.get(name) {
+                    self.claim(channel, connection, kick)?;
+                    break channel.clone();
+                }
             }
-            state.publisher = Some(PublisherSlot { connection, kick });
-            if !state.packager_running {
-                state.packager_running = true;
-                // Subscribe before the session starts so the packager sees `Started`.
-                let sub = channel.hub.subscribe();
-                tokio::spawn(packager::run(
-                    channel.clone(),
-                    sub,
-                    self.config.clone(),
-                    self.shutdown.clone(),
-                ));
-            }
-        }
+            self.channels
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(name.to_owned())
+                .or_insert_with(|| Self::new_channel(name));
+        };
         let session = channel.hub.start();
         metrics::gauge!(m::CHANNEL_LIVE, "channel" => name.to_owned()).set(1.0);
         Ok(PublishGuard {
@@ -157,6 +143,46 @@ impl Live {
             connection,
             clean: false,
         })
+    }
+
+    fn claim(
+        &self,
+        channel: &Arc<LiveChannel>,
+        connection: u64,
+        kick: Arc<Notify>,
+    ) -> Result<(), PublishRefusal> {
+        let mut state = channel.lock_state();
+        if state.publisher.is_some() {
+            return Err(PublishRefusal::AlreadyLive);
+        }
+        state.publisher = Some(PublisherSlot { connection, kick });
+        if !state.packager_running {
+            state.packager_running = true;
+            // Subscribe before the session starts so the packager sees `Started`.
+            let sub = channel.hub.subscribe();
+            tokio::spawn(packager::run(
+                channel.clone(),
+                sub,
+                self.config.clone(),
+                self.shutdown.clone(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Forgets channels with no publisher, no packager and nothing served, so an offline channel
+    /// holds no memory (the hub's queue would otherwise keep its last seconds of media).
+    pub fn sweep_idle(&self) -> usize {
+        let mut map = self
+            .channels
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let before = map.len();
+        map.retain(|_, c| {
+            let state = c.lock_state();
+            state.publisher.is_some() || state.packager_running || c.output().is_some()
+        });
+        before - map.len()
     }
 
     /// Asks the channel's publisher (if any) to stop, e.g. after a key rotation.
@@ -285,5 +311,61 @@ impl Drop for PublishGuard {
         }
         self.channel.hub.end(self.session, self.clean);
         metrics::gauge!(m::CHANNEL_LIVE, "channel" => self.channel.name.clone()).set(0.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live(shutdown: watch::Receiver<bool>) -> Live {
+        Live::new(
+            LiveConfig {
+                segment_duration: Duration::from_secs(2),
+                window: 6,
+                reconnect_grace: Duration::from_secs(10),
+                ended_retention: Duration::from_millis(100),
+            },
+            shutdown,
+        )
+    }
+
+    #[tokio::test]
+    async fn one_publisher_per_channel_and_idle_channels_are_freed() {
+        let (_tx, rx) = watch::channel(false);
+        let live = live(rx);
+        let mut first = live.start_publish("a", 1, Arc::new(Notify::new())).unwrap();
+        assert_eq!(
+            live.start_publish("a", 2, Arc::new(Notify::new())).unwrap_err(),
+            PublishRefusal::AlreadyLive
+        );
+        assert_eq!(live.sweep_idle(), 0, "a live channel is never swept");
+        first.set_clean();
+        drop(first);
+        // The packager ends the broadcast at once (clean unpublish), keeps it served for the
+        // retention period, then frees it; only then may the sweeper forget the channel.
+        let channel = live.get("a").unwrap();
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while channel.output().is_some() || channel.is_packaging() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("ended broadcast freed after its retention");
+        assert_eq!(live.sweep_idle(), 1);
+        assert!(live.get("a").is_none());
+        // The name can go live again.
+        drop(live.start_publish("a", 3, Arc::new(Notify::new())).unwrap());
+    }
+
+    #[tokio::test]
+    async fn no_publish_once_shutting_down() {
+        let (tx, rx) = watch::channel(false);
+        let live = live(rx);
+        tx.send(true).unwrap();
+        assert_eq!(
+            live.start_publish("a", 1, Arc::new(Notify::new())).unwrap_err(),
+            PublishRefusal::ShuttingDown
+        );
     }
 }
