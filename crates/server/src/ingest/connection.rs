@@ -319,6 +319,9 @@ impl Connection {
             Ok(Some(event)) => {
                 if let MediaEvent::Frame(f) = &event {
                     p.stats.frame(f);
+                    if f.keyframe && f.kind == ferrocast_media::TrackKind::Video {
+                        tracing::trace!(dts = f.dts, "keyframe in");
+                    }
                 }
                 p.guard.channel().hub.publish(event);
             }

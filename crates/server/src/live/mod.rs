@@ -336,7 +336,8 @@ mod tests {
         let live = live(rx);
         let mut first = live.start_publish("a", 1, Arc::new(Notify::new())).unwrap();
         assert_eq!(
-            live.start_publish("a", 2, Arc::new(Notify::new())).unwrap_err(),
+            live.start_publish("a", 2, Arc::new(Notify::new()))
+                .unwrap_err(),
             PublishRefusal::AlreadyLive
         );
         assert_eq!(live.sweep_idle(), 0, "a live channel is never swept");
@@ -364,7 +365,8 @@ mod tests {
         let live = live(rx);
         tx.send(true).unwrap();
         assert_eq!(
-            live.start_publish("a", 1, Arc::new(Notify::new())).unwrap_err(),
+            live.start_publish("a", 1, Arc::new(Notify::new()))
+                .unwrap_err(),
             PublishRefusal::ShuttingDown
         );
     }
