@@ -506,6 +506,17 @@ pub fn ffprobe(target: &str, entries: &str) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// The codec types (`video`, `audio`) ffprobe finds at a URL, in stream order.
+pub fn stream_kinds(target: &str) -> Vec<String> {
+    let probe = ffprobe(target, "stream=codec_type");
+    probe["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["codec_type"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// A parsed media playlist.
 #[derive(Debug, Default, Clone)]
 pub struct MediaPlaylist {
@@ -582,6 +593,13 @@ impl Server {
             .unwrap()
             .to_owned();
         format!("/live/{channel}/{uri}")
+    }
+
+    /// Media sequence number of the newest listed segment (0 when none).
+    pub fn last_msn(&self, path: &str) -> u64 {
+        self.playlist(path)
+            .and_then(|p| p.segments.last().map(|x| x.msn))
+            .unwrap_or(0)
     }
 
     pub fn playlist(&self, path: &str) -> Option<MediaPlaylist> {

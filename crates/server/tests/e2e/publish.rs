@@ -6,12 +6,6 @@ use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(40);
 
-fn last_msn(s: &Server, path: &str) -> u64 {
-    s.playlist(path)
-        .and_then(|p| p.segments.last().map(|x| x.msn))
-        .unwrap_or(0)
-}
-
 #[test]
 fn wrong_key_is_refused_and_logged_without_the_key() {
     let s = Server::start("badkey", &[]);
@@ -67,9 +61,9 @@ fn second_publisher_is_refused_and_first_keeps_streaming() {
         s.metric("ferrocast_rtmp_publish_refused_total{reason=\"already_live\"}"),
         Some(1.0)
     );
-    let before = last_msn(&s, &path);
+    let before = s.last_msn(&path);
     wait_for("first publisher's stream to keep growing", LONG, || {
-        (last_msn(&s, &path) >= before + 2).then_some(())
+        (s.last_msn(&path) >= before + 2).then_some(())
     });
     assert!(first.running());
     assert!(!s.playlist(&path).unwrap().endlist);

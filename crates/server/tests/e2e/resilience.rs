@@ -7,12 +7,6 @@ use std::time::{Duration, Instant};
 
 const LONG: Duration = Duration::from_secs(40);
 
-fn last_msn(s: &Server, path: &str) -> u64 {
-    s.playlist(path)
-        .and_then(|p| p.segments.last().map(|x| x.msn))
-        .unwrap_or(0)
-}
-
 #[test]
 fn reconnect_within_grace_continues_after_discontinuity_then_grace_ends_it() {
     let s = Server::start("reconnect", &["--reconnect-grace", "4s", "--window", "10"]);
@@ -199,9 +193,9 @@ fn misbehaving_peers_never_disturb_a_live_stream() {
     );
 
     // The stream kept flowing and still plays; memory did not balloon.
-    let msn = last_msn(&s, &path);
+    let msn = s.last_msn(&path);
     wait_for("segments keep coming", LONG, || {
-        (last_msn(&s, &path) > msn).then_some(())
+        (s.last_msn(&path) > msn).then_some(())
     });
     assert!(p.running());
     ffprobe(&s.url("/live/chan/master.m3u8"), "stream=codec_name");
