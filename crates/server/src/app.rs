@@ -23,7 +23,7 @@ pub struct Running {
     /// Bound RTMP address.
     pub rtmp_addr: SocketAddr,
     shutdown: watch::Sender<bool>,
-    http_task: JoinHandle<std::io::Result<()>>,
+    http_task: JoinHandle<()>,
     ingest_task: JoinHandle<()>,
 }
 
@@ -98,11 +98,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     ));
     let router = http::router(state.clone());
     let http_stop = http_shutdown(state.clone(), shutdown_rx);
-    let http_task = tokio::spawn(async move {
-        axum::serve(http_listener, router)
-            .with_graceful_shutdown(http_stop)
-            .await
-    });
+    let http_task = tokio::spawn(http::serve::serve(http_listener, router, http_stop));
     state.ready.store(true, Ordering::Relaxed);
     info!(http = %http_addr, rtmp = %rtmp_addr, data_dir = %state.config.data_dir.display(), "ferrocast serving");
     Ok(Running {
@@ -135,7 +131,7 @@ impl Running {
         self.state.ready.store(false, Ordering::Relaxed);
         let _ = self.shutdown.send(true);
         let _ = self.ingest_task.await;
-        self.http_task.await??;
+        self.http_task.await?;
         info!("shutdown complete");
         Ok(())
     }

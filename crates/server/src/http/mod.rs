@@ -5,6 +5,7 @@ pub mod chain_body;
 pub mod error;
 pub mod ops;
 pub mod origin;
+pub mod serve;
 
 use crate::state::AppState;
 use axum::Router;

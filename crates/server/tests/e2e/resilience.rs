@@ -316,3 +316,25 @@ fn sigterm_tells_publishers_and_ends_playlists() {
     let log = s.log_text();
     assert!(log.contains("shutdown complete"), "{log}");
 }
+
+#[test]
+fn http_clients_that_never_finish_their_request_head_are_closed() {
+    let s = Server::start("slowhttp", &[]);
+    let mut slow: Vec<TcpStream> = (0..20)
+        .map(|_| {
+            let mut c = TcpStream::connect(&s.http).unwrap();
+            c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+                .unwrap();
+            c
+        })
+        .collect();
+    // Everyone else is served meanwhile.
+    assert_eq!(s.get("/healthz", &[]).status, 200);
+    for c in &mut slow {
+        assert!(
+            closed_within(c, Duration::from_secs(20)),
+            "an unfinished request head is dropped at the header-read deadline"
+        );
+    }
+    assert_eq!(s.get("/healthz", &[]).status, 200);
+}
