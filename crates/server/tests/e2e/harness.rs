@@ -595,6 +595,22 @@ impl Server {
         format!("/live/{channel}/{uri}")
     }
 
+    /// Creates `name`, publishes the A/V test input into it in a loop, and waits for its first
+    /// segment; returns the publisher and the media playlist path.
+    pub fn go_live(&self, name: &str) -> (Publisher, String) {
+        let c = self.create_channel(name);
+        let p = Publisher::start(
+            &media().av,
+            &self.publish_url(c["stream_key"].as_str().unwrap()),
+            true,
+        );
+        let path = self.media_playlist_path(name);
+        wait_for("a first segment", Duration::from_secs(40), || {
+            (!self.playlist(&path)?.segments.is_empty()).then_some(())
+        });
+        (p, path)
+    }
+
     /// Media sequence number of the newest listed segment (0 when none).
     pub fn last_msn(&self, path: &str) -> u64 {
         self.playlist(path)

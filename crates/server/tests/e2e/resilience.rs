@@ -68,16 +68,7 @@ fn a_publisher_that_goes_silent_without_closing_is_dropped() {
         "silent",
         &["--publisher-idle-timeout", "2s", "--reconnect-grace", "2s"],
     );
-    let c = s.create_channel("chan");
-    let mut p = Publisher::start(
-        &media().av,
-        &s.publish_url(c["stream_key"].as_str().unwrap()),
-        true,
-    );
-    let path = s.media_playlist_path("chan");
-    wait_for("a segment", LONG, || {
-        (!s.playlist(&path)?.segments.is_empty()).then_some(())
-    });
+    let (mut p, path) = s.go_live("chan");
     // Frozen: the TCP connection stays open but nothing arrives, like a peer that vanished.
     p.signal("STOP");
     wait_for(
@@ -281,16 +272,7 @@ fn sigterm_tells_publishers_and_ends_playlists() {
         "sigterm",
         &["--shutdown-drain", "3s", "--reconnect-grace", "30s"],
     );
-    let c = s.create_channel("chan");
-    let mut p = Publisher::start(
-        &media().av,
-        &s.publish_url(c["stream_key"].as_str().unwrap()),
-        true,
-    );
-    let path = s.media_playlist_path("chan");
-    wait_for("a segment", LONG, || {
-        (!s.playlist(&path)?.segments.is_empty()).then_some(())
-    });
+    let (mut p, path) = s.go_live("chan");
     let url = s.url(&path);
     let pid = s.pid();
     let killer = std::thread::spawn(move || {
