@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 use crate::live::{Live, LiveConfig};
-use crate::state::AppState;
+use crate::state::{AppState, Shared};
 use crate::{auth, http, ingest, metrics};
 use anyhow::Context;
 use std::net::SocketAddr;
@@ -69,16 +69,18 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         },
         shutdown_rx.clone(),
     ));
-    let state = AppState {
+    let playlist_cache_control = http::origin::playlist_cache_control(config.segment_duration);
+    let state = AppState::new(Shared {
         config: Arc::new(config),
         db,
         live,
         admin_token: token.token.into(),
         metrics: Some(metrics),
-        ready: Arc::new(AtomicBool::new(false)),
+        ready: AtomicBool::new(false),
+        playlist_cache_control,
         http_port: http_addr.port(),
         rtmp_port: rtmp_addr.port(),
-    };
+    });
 
     let sweeper = state.live.clone();
     tokio::spawn(async move {

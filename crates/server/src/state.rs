@@ -3,14 +3,34 @@
 use crate::auth;
 use crate::config::Config;
 use crate::live::Live;
+use axum::http::HeaderValue;
 use ferrocast_db::Store;
 use metrics_exporter_prometheus::PrometheusHandle;
+use std::ops::Deref;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-/// Shared server state; cheap to clone.
+/// Shared server state: one `Arc`, so handing it to every request costs one refcount.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    /// Wraps the shared state.
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct Shared {
     /// Resolved configuration.
     pub config: Arc<Config>,
     /// The data layer.
@@ -22,7 +42,9 @@ pub struct AppState {
     /// Metrics renderer (absent in unit tests).
     pub metrics: Option<PrometheusHandle>,
     /// True once listeners are bound and until shutdown begins.
-    pub ready: Arc<AtomicBool>,
+    pub ready: AtomicBool,
+    /// `Cache-Control` of live playlists, derived from the segment duration once.
+    pub playlist_cache_control: HeaderValue,
     /// The bound HTTP port (for URLs).
     pub http_port: u16,
     /// The bound RTMP port (for URLs).

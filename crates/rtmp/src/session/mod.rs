@@ -159,17 +159,7 @@ impl ServerSession {
     /// Accepts `connect`: announces window and chunk sizes and replies NetConnection.Connect.Success,
     /// then handles any commands the peer sent ahead (their errors are returned here).
     pub fn accept_connect(&mut self, request: RequestId) -> Result<(), RtmpError> {
-        let Phase::ConnectPending {
-            request: pending,
-            transaction_id,
-            object_encoding,
-        } = self.phase
-        else {
-            return Err(RtmpError::UnknownRequest(request));
-        };
-        if pending != request || self.closing {
-            return Err(RtmpError::UnknownRequest(request));
-        }
+        let (transaction_id, object_encoding) = self.pending_connect(request)?;
         let window = self.config.window_ack_size;
         self.send_control(MessageType::WINDOW_ACK_SIZE, window.to_be_bytes().to_vec());
         self.send_control(
@@ -214,23 +204,26 @@ impl ServerSession {
         Ok(())
     }
 
+    /// The transaction id and object encoding of the connect that `request` answers, if it is
+    /// the one pending and the session is still open.
+    fn pending_connect(&self, request: RequestId) -> Result<(f64, f64), RtmpError> {
+        match self.phase {
+            Phase::ConnectPending {
+                request: pending,
+                transaction_id,
+                object_encoding,
+            } if pending == request && !self.closing => Ok((transaction_id, object_encoding)),
+            _ => Err(RtmpError::UnknownRequest(request)),
+        }
+    }
+
     /// Refuses `connect` with `_error` NetConnection.Connect.Rejected; the session then closes.
     pub fn reject_connect(
         &mut self,
         request: RequestId,
         description: &str,
     ) -> Result<(), RtmpError> {
-        let Phase::ConnectPending {
-            request: pending,
-            transaction_id,
-            ..
-        } = self.phase
-        else {
-            return Err(RtmpError::UnknownRequest(request));
-        };
-        if pending != request || self.closing {
-            return Err(RtmpError::UnknownRequest(request));
-        }
+        let (transaction_id, _) = self.pending_connect(request)?;
         self.send_command(
             CONNECTION_CHUNK_STREAM,
             0,

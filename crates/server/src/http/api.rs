@@ -3,7 +3,8 @@
 use super::error::AppError;
 use crate::auth;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -80,16 +81,40 @@ pub fn validate_name(name: &str) -> Result<(), AppError> {
     ))
 }
 
-fn check_admin(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(AppError::unauthorized)?;
-    if auth::secrets_equal(given.trim().as_bytes(), state.admin_token.as_bytes()) {
-        Ok(())
-    } else {
-        Err(AppError::unauthorized())
+/// Proof that the request carries the admin token. Listed first among a handler's extractors,
+/// so an unauthenticated request is refused before anything else about it is looked at.
+struct Admin;
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let given = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(AppError::unauthorized)?;
+        if auth::secrets_equal(given.trim().as_bytes(), state.admin_token.as_bytes()) {
+            Ok(Admin)
+        } else {
+            Err(AppError::unauthorized())
+        }
+    }
+}
+
+/// A channel name from the path, validated like a created one.
+struct ChannelName(String);
+
+impl FromRequestParts<AppState> for ChannelName {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let Path(name) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AppError::not_found("channel"))?;
+        validate_name(&name)?;
+        Ok(ChannelName(name))
     }
 }
 
@@ -134,10 +159,10 @@ fn view(
 
 async fn create(
     State(state): State<AppState>,
+    _: Admin,
     headers: HeaderMap,
     body: Result<Json<CreateChannel>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, AppError> {
-    check_admin(&state, &headers)?;
     let Json(body) = body.map_err(|e| {
         AppError::bad_request(StatusCode::BAD_REQUEST, "invalid_body", e.body_text())
     })?;
@@ -155,8 +180,11 @@ async fn create(
         .into_response())
 }
 
-async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
-    check_admin(&state, &headers)?;
+async fn list(
+    State(state): State<AppState>,
+    _: Admin,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
     let channels = state.db.list_channels().await?;
     let views: Vec<_> = channels
         .iter()
@@ -167,11 +195,10 @@ async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Respo
 
 async fn show(
     State(state): State<AppState>,
+    _: Admin,
     headers: HeaderMap,
-    Path(name): Path<String>,
+    ChannelName(name): ChannelName,
 ) -> Result<Response, AppError> {
-    check_admin(&state, &headers)?;
-    validate_name(&name)?;
     let c = state
         .db
         .get_channel(&name)
@@ -182,11 +209,9 @@ async fn show(
 
 async fn delete(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(name): Path<String>,
+    _: Admin,
+    ChannelName(name): ChannelName,
 ) -> Result<Response, AppError> {
-    check_admin(&state, &headers)?;
-    validate_name(&name)?;
     if !state.db.delete_channel(&name).await? {
         return Err(AppError::not_found("channel"));
     }
@@ -197,11 +222,10 @@ async fn delete(
 
 async fn rotate(
     State(state): State<AppState>,
+    _: Admin,
     headers: HeaderMap,
-    Path(name): Path<String>,
+    ChannelName(name): ChannelName,
 ) -> Result<Response, AppError> {
-    check_admin(&state, &headers)?;
-    validate_name(&name)?;
     let key = auth::new_stream_key();
     if !state
         .db

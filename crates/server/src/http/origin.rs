@@ -48,14 +48,14 @@ fn output_of(state: &AppState, name: &str) -> Result<Arc<Output>, AppError> {
 
 /// Playlists may be cached for half a segment: long enough to absorb a crowd, short enough that
 /// players still see each new segment promptly.
-fn playlist_cache_control(state: &AppState) -> HeaderValue {
-    let secs = (state.config.segment_duration.as_secs() / 2).max(1);
+pub fn playlist_cache_control(segment_duration: std::time::Duration) -> HeaderValue {
+    let secs = (segment_duration.as_secs() / 2).max(1);
     HeaderValue::from_str(&format!("public, max-age={secs}"))
         .unwrap_or(HeaderValue::from_static("no-cache"))
 }
 
 fn playlist_response(state: &AppState, headers: &HeaderMap, p: CachedPlaylist) -> Response {
-    let mut res = if if_none_match(headers, &p.etag) {
+    let mut res = if if_none_match(headers, p.etag.to_str().unwrap_or_default()) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let mut r = Response::new(Body::from(p.body));
@@ -66,10 +66,8 @@ fn playlist_response(state: &AppState, headers: &HeaderMap, p: CachedPlaylist) -
         r
     };
     let h = res.headers_mut();
-    h.insert(header::CACHE_CONTROL, playlist_cache_control(state));
-    if let Ok(v) = HeaderValue::from_str(&p.etag) {
-        h.insert(header::ETAG, v);
-    }
+    h.insert(header::CACHE_CONTROL, state.playlist_cache_control.clone());
+    h.insert(header::ETAG, p.etag);
     res
 }
 

@@ -1,5 +1,6 @@
 //! One broadcast's served state: the segment ring and the playlists rendered from it.
 
+use axum::http::HeaderValue;
 use bytes::Bytes;
 use ferrocast_hls::{MultivariantPlaylist, VariantStream};
 use ferrocast_media::ByteChain;
@@ -14,8 +15,8 @@ pub const SOURCE_RENDITION: &str = "source";
 pub struct CachedPlaylist {
     /// Playlist text.
     pub body: Bytes,
-    /// Strong ETag, quoted.
-    pub etag: String,
+    /// Strong ETag, quoted, ready to send.
+    pub etag: HeaderValue,
 }
 
 /// One broadcast: from its first publish until its playlist ends (or is replaced).
@@ -42,7 +43,7 @@ impl Output {
         let window = LiveWindow::new(config);
         let media = CachedPlaylist {
             body: window.media_playlist(),
-            etag: format!("\"{sid}-0\""),
+            etag: etag_value(&sid, 0),
         };
         Self {
             sid,
@@ -126,7 +127,7 @@ impl Output {
 
     fn rerender(&self, w: &mut WindowState) {
         w.version += 1;
-        let etag = format!("\"{}-{}\"", self.sid, w.version);
+        let etag = etag_value(&self.sid, w.version);
         w.media = CachedPlaylist {
             body: w.window.media_playlist(),
             etag: etag.clone(),
@@ -142,6 +143,12 @@ impl Output {
             });
         }
     }
+}
+
+/// The ETag of version `version` of a broadcast's playlists (the id is base 36, always valid).
+fn etag_value(sid: &str, version: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{sid}-{version}\""))
+        .unwrap_or(HeaderValue::from_static("\"0\""))
 }
 
 fn render_master(window: &LiveWindow, frame_rate: Option<f64>) -> Option<String> {

@@ -63,6 +63,17 @@ fn channels_crud_with_admin_token() {
         (400, Some("invalid_body"))
     );
 
+    // Names in paths are validated like created ones; the token is checked before anything else.
+    let (status, body) = s.api("GET", "/api/v1/channels/Not%20Valid", None);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (422, Some("invalid_name"))
+    );
+    let (status, _) = s.api_with_token("DELETE", "/api/v1/channels/Not%20Valid", None, None);
+    assert_eq!(status, 401);
+    let (status, _) = s.api_with_token("POST", "/api/v1/channels/alpha/rotate-key", None, None);
+    assert_eq!(status, 401);
+
     let (status, got) = s.api("GET", "/api/v1/channels/alpha", None);
     assert_eq!(status, 200);
     assert!(
