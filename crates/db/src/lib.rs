@@ -1,11 +1,14 @@
-//! The data layer: channels and their (hashed) stream keys.
+//! The data layer: channels and their (hashed) stream keys, and chat rooms.
 //!
 //! [`Store`] is the one interface the server uses. The embedded default is SQLite under the data
 //! directory; PostgreSQL joins as another variant with its own migrations, so callers never change.
 #![forbid(unsafe_code)]
 
+mod chat;
 mod sqlite;
+mod sqlite_chat;
 
+pub use chat::{ChatEventRow, ChatRoomRecord, Hides};
 pub use sqlite::SqliteStore;
 
 use serde::Serialize;

@@ -12,7 +12,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 /// The SQLite implementation of the store.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
 }
 
 const COLUMNS: &str = "id, name, created_at_ms, key_rotated_at_ms";
@@ -138,11 +138,11 @@ impl SqliteStore {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::Store;
 
-    async fn store() -> (Store, std::path::PathBuf) {
+    pub(crate) async fn store() -> (Store, std::path::PathBuf) {
         let dir = std::env::temp_dir().join(format!(
             "ferrocast-db-test-{}-{}",
             std::process::id(),

@@ -8,7 +8,8 @@
 //! - ISO/IEC 14496-3 §1.6.2.1 (AudioSpecificConfig) and RFC 6381 §3.3 (codec strings).
 //!
 //! Everything here is sans-IO: [`TagDemuxer`] takes the body of one RTMP audio or video message
-//! (an FLV tag body) at a time, and [`FlvReader`] walks an FLV file already in memory.
+//! (an FLV tag body) at a time, and [`FlvReader`] walks an FLV file already in memory;
+//! [`FlvWriter`] goes the other way, from media events to an FLV byte stream.
 #![forbid(unsafe_code)]
 
 mod aac;
@@ -18,6 +19,7 @@ mod error;
 mod metadata;
 mod reader;
 mod timestamp;
+mod writer;
 
 use std::fmt;
 
@@ -30,6 +32,7 @@ pub use error::FlvError;
 pub use metadata::{parse_metadata, MAX_ENCODER_NAME_LEN};
 pub use reader::{FlvReader, FlvTag, TagType, DEFAULT_MAX_TAG_SIZE};
 pub use timestamp::TimestampUnwrapper;
+pub use writer::{FlvWriteError, FlvWriter, MAX_FLV_TAG_SIZE};
 
 /// FLV VIDEODATA CodecID (4 bits), kept open so unknown ids can be reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

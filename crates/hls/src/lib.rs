@@ -9,18 +9,25 @@
 //! duration, a line break inside a URI, a double quote inside a quoted string) are sanitised rather
 //! than rejected, so a playlist served to players is always well formed.
 //!
-//! Low-Latency HLS (`EXT-X-SERVER-CONTROL`, `EXT-X-PART-INF`, `EXT-X-PART`, `EXT-X-PRELOAD-HINT`,
-//! `EXT-X-RENDITION-REPORT`, `EXT-X-SKIP`) is not written yet. [`MediaPlaylist`] and
-//! [`MediaSegment`] are `#[non_exhaustive]` so those fields can be added later without breaking
-//! callers, and [`MediaPlaylist::render_into`] is laid out in the order RFC 8216bis §4.4 gives those
-//! tags (playlist tags, then per segment: its parts before its `EXTINF`, then trailing parts,
-//! preload hints and rendition reports).
+//! Low-Latency HLS is written from optional fields that default to off, so a playlist that uses
+//! none of it renders exactly as a plain RFC 8216 one: `EXT-X-SERVER-CONTROL` and `EXT-X-PART-INF`
+//! among the playlist tags, `EXT-X-PART` before each segment's `EXTINF`, the parts of the segment in
+//! progress after the last complete segment, then `EXT-X-PRELOAD-HINT` and
+//! `EXT-X-RENDITION-REPORT`; `EXT-X-SKIP` turns a playlist into a delta update.
+//!
+//! [`validate`] parses rendered media playlists back and checks the spec's numeric rules, for
+//! tests of whatever produces them.
 #![forbid(unsafe_code)]
 
+mod lowlatency;
 mod media;
 mod multivariant;
 mod text;
+pub mod validate;
 
+pub use lowlatency::{
+    PartialSegment, PreloadHint, PreloadHintKind, RenditionReport, ServerControl, Skip,
+};
 pub use media::{MediaPlaylist, MediaSegment, PlaylistType};
 pub use multivariant::{MultivariantPlaylist, VariantStream};
 pub use text::{format_program_date_time, write_program_date_time};

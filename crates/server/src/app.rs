@@ -1,5 +1,6 @@
 //! Starting and stopping the server: listeners, tasks and graceful shutdown.
 
+use crate::chat::{Chat, ChatConfig};
 use crate::config::Config;
 use crate::live::{Live, LiveConfig};
 use crate::state::{AppState, Shared};
@@ -69,11 +70,23 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         },
         shutdown_rx.clone(),
     ));
+    let chat_secret = auth::load_or_create_secret(&config.data_dir.join("chat-secret"))?;
+    let chat = Chat::start(
+        db.clone(),
+        ChatConfig {
+            backlog: config.chat_backlog,
+            retention: config.chat_retention,
+            heartbeat: config.chat_heartbeat,
+        },
+        chat_secret.into_bytes(),
+        shutdown_rx.clone(),
+    );
     let playlist_cache_control = http::origin::playlist_cache_control(config.segment_duration);
     let state = AppState::new(Shared {
         config: Arc::new(config),
         db,
         live,
+        chat,
         admin_token: token.token.into(),
         metrics: Some(metrics),
         ready: AtomicBool::new(false),

@@ -54,25 +54,27 @@ pub fn load_or_create_admin_token(data_dir: &Path) -> anyhow::Result<AdminToken>
         return Ok(AdminToken { token, path: None });
     }
     let path = data_dir.join("admin-token");
-    match std::fs::read_to_string(&path) {
-        Ok(token) => {
-            let token = token.trim().to_owned();
-            anyhow::ensure!(!token.is_empty(), "{} is empty", path.display());
-            Ok(AdminToken {
-                token,
-                path: Some(path),
-            })
+    let token = load_or_create_secret(&path)?;
+    Ok(AdminToken {
+        token,
+        path: Some(path),
+    })
+}
+
+/// A random 40-character secret kept in `path` (0600), created on first use.
+pub fn load_or_create_secret(path: &Path) -> anyhow::Result<String> {
+    match std::fs::read_to_string(path) {
+        Ok(secret) => {
+            let secret = secret.trim().to_owned();
+            anyhow::ensure!(!secret.is_empty(), "{} is empty", path.display());
+            Ok(secret)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let token = Alphanumeric.sample_string(&mut rand::rng(), 40);
-            write_private(&path, &token)
-                .with_context(|| format!("writing admin token to {}", path.display()))?;
-            Ok(AdminToken {
-                token,
-                path: Some(path),
-            })
+            let secret = Alphanumeric.sample_string(&mut rand::rng(), 40);
+            write_private(path, &secret).with_context(|| format!("writing {}", path.display()))?;
+            Ok(secret)
         }
-        Err(e) => Err(e).with_context(|| format!("reading admin token {}", path.display())),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
 }
 

@@ -53,6 +53,16 @@ pub struct ServeArgs {
     /// Log format: "text" or "json" [default: text].
     #[arg(long, env = "FERROCAST_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
+    /// Chat messages a viewer receives on joining [default: 50].
+    #[arg(long, env = "FERROCAST_CHAT_BACKLOG", value_name = "N")]
+    pub chat_backlog: Option<usize>,
+    /// How long chat history is kept in the database, e.g. "30days" [default: 30days].
+    #[arg(long, env = "FERROCAST_CHAT_RETENTION", value_name = "DURATION", value_parser = parse_duration)]
+    pub chat_retention: Option<Duration>,
+    /// Interval of chat heartbeats (WebSocket pings); a client silent for 2.5 intervals is
+    /// disconnected, e.g. "20s" [default: 20s].
+    #[arg(long, env = "FERROCAST_CHAT_HEARTBEAT", value_name = "DURATION", value_parser = parse_duration)]
+    pub chat_heartbeat: Option<Duration>,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, humantime::DurationError> {
@@ -90,6 +100,11 @@ struct FileConfig {
     max_connections_per_ip: Option<usize>,
     public_host: Option<String>,
     log_format: Option<LogFormat>,
+    chat_backlog: Option<usize>,
+    #[serde(default, with = "opt_duration")]
+    chat_retention: Option<Duration>,
+    #[serde(default, with = "opt_duration")]
+    chat_heartbeat: Option<Duration>,
 }
 
 mod opt_duration {
@@ -132,6 +147,12 @@ pub struct Config {
     pub public_host: Option<String>,
     /// Log format.
     pub log_format: LogFormat,
+    /// Chat messages sent on join.
+    pub chat_backlog: usize,
+    /// Chat history retention.
+    pub chat_retention: Duration,
+    /// Chat heartbeat interval.
+    pub chat_heartbeat: Duration,
 }
 
 /// Longest segment we accept: beyond this a live stream is no longer "live".
@@ -168,6 +189,17 @@ impl Config {
         if publisher_idle_timeout < Duration::from_secs(1) {
             bail!("publisher idle timeout must be at least 1s");
         }
+        let chat_backlog = args.chat_backlog.or(file.chat_backlog).unwrap_or(50);
+        if chat_backlog > 500 {
+            bail!("chat backlog must be 0 to 500 messages, got {chat_backlog}");
+        }
+        let chat_heartbeat = args
+            .chat_heartbeat
+            .or(file.chat_heartbeat)
+            .unwrap_or(Duration::from_secs(20));
+        if chat_heartbeat < Duration::from_millis(100) {
+            bail!("chat heartbeat must be at least 100ms");
+        }
         Ok(Config {
             http: args
                 .http
@@ -200,6 +232,12 @@ impl Config {
             max_connections_per_ip: max_per_ip,
             public_host: args.public_host.clone().or(file.public_host),
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
+            chat_backlog,
+            chat_retention: args
+                .chat_retention
+                .or(file.chat_retention)
+                .unwrap_or(Duration::from_secs(30 * 24 * 3600)),
+            chat_heartbeat,
         })
     }
 }

@@ -3,6 +3,7 @@
 
 mod app;
 mod auth;
+mod chat;
 mod client;
 mod config;
 mod demo;

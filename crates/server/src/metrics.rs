@@ -50,6 +50,27 @@ pub const HTTP_REQUESTS: &str = "ferrocast_http_requests_total";
 /// HTTP request latency, by route.
 pub const HTTP_DURATION: &str = "ferrocast_http_request_duration_seconds";
 
+/// Open chat WebSocket connections.
+pub const CHAT_CONNECTIONS: &str = "ferrocast_chat_connections";
+/// Open chat rooms.
+pub const CHAT_ROOMS: &str = "ferrocast_chat_rooms";
+/// Chat messages accepted, by channel.
+pub const CHAT_MESSAGES_IN: &str = "ferrocast_chat_messages_in_total";
+/// Chat events written to connections (one per event per connection).
+pub const CHAT_DELIVERIES: &str = "ferrocast_chat_deliveries_total";
+/// Time from a chat event's acceptance to its write to a connection.
+pub const CHAT_DELIVERY_SECONDS: &str = "ferrocast_chat_delivery_seconds";
+/// Chat commands refused, by reason.
+pub const CHAT_REFUSALS: &str = "ferrocast_chat_refusals_total";
+/// Chat connections closed for falling behind.
+pub const CHAT_SLOW_CONSUMERS: &str = "ferrocast_chat_slow_consumer_disconnects_total";
+/// Chat connections the server closed, by reason.
+pub const CHAT_DISCONNECTS: &str = "ferrocast_chat_disconnects_total";
+/// Chat messages per second over the last ten seconds, by channel.
+pub const CHAT_MESSAGE_RATE: &str = "ferrocast_chat_message_rate";
+/// Chat events that could not be stored, by kind.
+pub const CHAT_PERSIST_ERRORS: &str = "ferrocast_chat_persist_errors_total";
+
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// Installs the process-wide recorder once and returns its handle.
@@ -63,6 +84,10 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
             &[
                 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
             ],
+        )?
+        .set_buckets_for_metric(
+            Matcher::Full(CHAT_DELIVERY_SECONDS.to_owned()),
+            &[0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5],
         )?
         .set_buckets_for_metric(
             Matcher::Full(SEGMENT_DURATION.to_owned()),

@@ -1,6 +1,7 @@
 //! What every handler and task shares.
 
 use crate::auth;
+use crate::chat::Chat;
 use crate::config::Config;
 use crate::live::Live;
 use axum::http::HeaderValue;
@@ -37,6 +38,8 @@ pub struct Shared {
     pub db: Store,
     /// Live channels.
     pub live: Arc<Live>,
+    /// Chat rooms.
+    pub chat: Arc<Chat>,
     /// The admin bearer token.
     pub admin_token: Arc<str>,
     /// Metrics renderer (absent in unit tests).

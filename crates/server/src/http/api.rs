@@ -103,8 +103,11 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
+/// The path parameter that names the channel in every channel route.
+pub const CHANNEL_PATH_PARAM: &str = "name";
+
 /// A channel name from the path, validated like a created one.
-struct ChannelName(String);
+pub struct ChannelName(pub String);
 
 impl FromRequestParts<AppState> for ChannelName {
     type Rejection = AppError;
@@ -216,6 +219,7 @@ async fn delete(
         return Err(AppError::not_found("channel"));
     }
     state.live.remove(&name);
+    state.chat.close_room(&name);
     tracing::info!(channel = %name, "channel deleted");
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod chain_body;
+pub mod chat;
 pub mod error;
 pub mod ops;
 pub mod origin;
@@ -14,6 +15,7 @@ use axum::Router;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::routes())
+        .merge(chat::routes())
         .merge(origin::routes())
         .merge(ops::routes())
         .fallback(|| async { error::AppError::not_found("route") })

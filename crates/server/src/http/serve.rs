@@ -1,17 +1,19 @@
 //! The HTTP accept loop: hyper HTTP/1 connections serving the router, with a header-read timeout
-//! (a client that trickles its request head cannot hold a connection) and a graceful drain.
+//! (a client that trickles its request head cannot hold a connection), WebSocket upgrades, the
+//! peer address for handlers, and a graceful drain.
 //!
 //! Used instead of `axum::serve`, whose protocol sniffing and upgrade wrapper cost measurable CPU
 //! per connection, and which has no header-read timeout.
 
+use axum::extract::ConnectInfo;
 use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use std::future::Future;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
 
 /// A request head must arrive within this time.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -20,17 +22,19 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Serves `router` on `listener` until `stop` resolves, then drains open connections.
 pub async fn serve(listener: TcpListener, router: Router, stop: impl Future<Output = ()>) {
-    let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
+    let (draining, drain_signal) = watch::channel(false);
+    // Every connection task holds a sender; the drain ends when the last one is dropped.
+    let (open, mut all_closed) = mpsc::channel::<()>(1);
     tokio::pin!(stop);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
                     Err(e) => {
                         // Usually EMFILE: back off instead of spinning.
                         tracing::warn!(error = %e, "http accept failed");
@@ -38,18 +42,39 @@ pub async fn serve(listener: TcpListener, router: Router, stop: impl Future<Outp
                         continue;
                     }
                 };
-                let service = TowerToHyperService::new(router.clone());
-                let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+                // The peer address rides along as axum's `ConnectInfo` (chat bans use it).
+                let service = TowerToHyperService::new(tower::util::MapRequest::new(
+                    router.clone(),
+                    move |mut req: hyper::Request<hyper::body::Incoming>| {
+                        req.extensions_mut().insert(ConnectInfo(peer));
+                        req
+                    },
+                ));
+                let conn = builder
+                    .serve_connection(TokioIo::new(stream), service)
+                    .with_upgrades();
+                let mut drain_signal = drain_signal.clone();
+                let open = open.clone();
                 tokio::spawn(async move {
+                    tokio::pin!(conn);
                     // Errors here are a client going away mid-request; nothing to act on.
-                    let _ = conn.await;
+                    tokio::select! {
+                        _ = conn.as_mut() => {}
+                        _ = async { drop(drain_signal.wait_for(|d| *d).await) } => {
+                            conn.as_mut().graceful_shutdown();
+                            let _ = conn.await;
+                        }
+                    }
+                    drop(open);
                 });
             }
             _ = &mut stop => break,
         }
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+    drop(open);
+    let _ = draining.send(true);
+    if tokio::time::timeout(DRAIN_TIMEOUT, all_closed.recv())
         .await
         .is_err()
     {

@@ -34,8 +34,18 @@ pub fn bin() -> &'static str {
 impl Server {
     /// Starts `ferrocast serve` on ephemeral loopback ports with extra flags.
     pub fn start(tag: &str, extra: &[&str]) -> Server {
-        let data_dir = tmp_dir(tag);
-        let log = data_dir.join("server.log");
+        Self::start_in(tmp_dir(tag), extra)
+    }
+
+    /// Starts `ferrocast serve` on a given data directory (a restart keeps the database).
+    pub fn start_in(data_dir: PathBuf, extra: &[&str]) -> Server {
+        let log = data_dir.join(format!(
+            "server-{}.log",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
         let child = Command::new(bin())
             .args([
                 "serve",
@@ -147,6 +157,8 @@ impl Server {
         let res = match (method, body) {
             ("POST", Some(b)) => with_auth(agent.post(&url), &auth).send_json(b),
             ("POST", None) => with_auth(agent.post(&url), &auth).send_empty(),
+            ("PUT", Some(b)) => with_auth(agent.put(&url), &auth).send_json(b),
+            ("PUT", None) => with_auth(agent.put(&url), &auth).send_empty(),
             ("DELETE", _) => with_auth(agent.delete(&url), &auth).call(),
             _ => with_auth(agent.get(&url), &auth).call(),
         };

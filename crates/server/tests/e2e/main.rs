@@ -3,6 +3,8 @@
 #![allow(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 
 mod api;
+mod chat;
+mod chat_client;
 mod harness;
 mod playback;
 mod publish;
