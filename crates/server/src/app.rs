@@ -45,9 +45,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let upkeep = metrics.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(5));
+        let runtime = tokio::runtime::Handle::current().metrics();
         loop {
             tick.tick().await;
             upkeep.run_upkeep();
+            ::metrics::gauge!(metrics::TASKS_ALIVE).set(runtime.num_alive_tasks() as f64);
         }
     });
 
@@ -147,6 +149,7 @@ impl Running {
         let _ = self.shutdown.send(true);
         let _ = self.ingest_task.await;
         self.http_task.await?;
+        self.state.chat.drain(Duration::from_secs(5)).await;
         info!("shutdown complete");
         Ok(())
     }

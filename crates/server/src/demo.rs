@@ -44,6 +44,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         println!("  Watch:   {watch_url}");
         println!("           (ffplay {watch_url}  or open it in VLC / Safari)");
         println!(
+            "  Chat:    ws://{host}:{}/chat/{DEMO_CHANNEL}  (protocol: docs/CHAT.md)",
+            running.http_addr.port()
+        );
+        println!(
             "  Metrics: http://{host}:{}/metrics",
             running.http_addr.port()
         );

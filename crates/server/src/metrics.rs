@@ -50,6 +50,8 @@ pub const HTTP_REQUESTS: &str = "ferrocast_http_requests_total";
 /// HTTP request latency, by route.
 pub const HTTP_DURATION: &str = "ferrocast_http_request_duration_seconds";
 
+/// Tasks alive in the runtime (a leak shows here first).
+pub const TASKS_ALIVE: &str = "ferrocast_tasks_alive";
 /// Open chat WebSocket connections.
 pub const CHAT_CONNECTIONS: &str = "ferrocast_chat_connections";
 /// Open chat rooms.

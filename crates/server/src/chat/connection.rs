@@ -206,8 +206,13 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
     let mut last_heard = Instant::now();
     let mut commands = TokenBucket::new(COMMAND_BURST, COMMAND_PERIOD_MS, now_ms());
     let mut flood = 0u32;
+    // Created once: re-registering with the server-wide and room-wide signals on every loop turn
+    // would contend on their shared locks from every connection.
     let mut shutdown = chat.shutdown_signal();
     let mut closed = room.closed();
+    let shutdown = signalled(&mut shutdown);
+    let closed = signalled(&mut closed);
+    tokio::pin!(shutdown, closed);
     let deliveries = ::metrics::counter!(metrics::CHAT_DELIVERIES);
     let latency = ::metrics::histogram!(metrics::CHAT_DELIVERY_SECONDS);
     loop {
@@ -282,19 +287,21 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                 }
                 let mut events = 0u64;
                 let mut oldest = i64::MAX;
-                let mut fed = true;
-                for frame in batch {
-                    if frame.last_offset != 0 && frame.last_offset <= skip_until {
-                        continue;
+                // One deadline for the whole burst: a timer per write would cost more than the
+                // write itself in a big room.
+                let written = timeout(WRITE_TIMEOUT, async {
+                    for frame in batch {
+                        if frame.last_offset != 0 && frame.last_offset <= skip_until {
+                            continue;
+                        }
+                        events += u64::from(frame.events);
+                        oldest = oldest.min(frame.accepted_ms);
+                        socket.feed(Message::Text(frame.text)).await?;
                     }
-                    events += u64::from(frame.events);
-                    oldest = oldest.min(frame.accepted_ms);
-                    if timeout(WRITE_TIMEOUT, socket.feed(Message::Text(frame.text))).await.map_or(true, |r| r.is_err()) {
-                        fed = false;
-                        break;
-                    }
-                }
-                if !fed || timeout(WRITE_TIMEOUT, socket.flush()).await.map_or(true, |r| r.is_err()) {
+                    socket.flush().await
+                })
+                .await;
+                if !matches!(written, Ok(Ok(()))) {
                     slow_consumer(socket, room).await;
                     return;
                 }
@@ -312,11 +319,11 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                     return;
                 }
             }
-            _ = signalled(&mut shutdown) => {
+            _ = &mut shutdown => {
                 close(socket, CLOSE_RESTART, "server restarting; reconnect and recover", "restart").await;
                 return;
             }
-            _ = signalled(&mut closed) => {
+            _ = &mut closed => {
                 close(socket, CLOSE_ROOM_GONE, "room closed", "room_closed").await;
                 return;
             }

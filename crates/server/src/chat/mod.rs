@@ -96,6 +96,8 @@ enum PersistJob {
         ips: Option<String>,
         now_ms: i64,
     },
+    /// Answered once every job queued before it is stored.
+    Barrier(tokio::sync::oneshot::Sender<()>),
 }
 
 /// Errors opening a room.
@@ -338,6 +340,20 @@ impl Chat {
         ::metrics::counter!(metrics::CHAT_REFUSALS, "reason" => reason.as_str()).increment(1);
     }
 
+    /// At shutdown: publishes and stores every accepted event, waiting at most `limit`.
+    pub async fn drain(&self, limit: Duration) {
+        let rooms: Vec<_> = self.rooms().values().cloned().collect();
+        for room in &rooms {
+            room_task::flush(self, room);
+        }
+        let (done, stored) = tokio::sync::oneshot::channel();
+        if self.persist.send(PersistJob::Barrier(done)).await.is_ok()
+            && tokio::time::timeout(limit, stored).await.is_err()
+        {
+            tracing::warn!("chat events still unstored at shutdown");
+        }
+    }
+
     fn queue(&self, job: PersistJob) {
         if self.persist.try_send(job).is_err() {
             ::metrics::counter!(metrics::CHAT_PERSIST_ERRORS, "kind" => "queue_full").increment(1);
@@ -369,6 +385,10 @@ async fn persist_loop(db: Store, mut jobs: mpsc::Receiver<PersistJob>) {
             } => {
                 db.chat_set_ban(channel_id, &identity, ips.as_deref(), now_ms)
                     .await
+            }
+            PersistJob::Barrier(done) => {
+                let _ = done.send(());
+                Ok(())
             }
         };
         if let Err(error) = result {

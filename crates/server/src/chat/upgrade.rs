@@ -26,7 +26,9 @@ pub const MAX_MESSAGE: usize = 64 << 10;
 
 fn ws_config() -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(4096)
+        // Clients send little; the read buffer is zero-filled on every read attempt and held
+        // by every connection, so it stays small (larger messages take several reads).
+        .read_buffer_size(512)
         .write_buffer_size(8192)
         .max_write_buffer_size(2 << 20)
         .max_message_size(Some(MAX_MESSAGE))
@@ -85,6 +87,8 @@ pub fn accept(
                 if let Err(error) = socket2::SockRef::from(&tcp).set_send_buffer_size(SEND_BUFFER) {
                     tracing::debug!(%error, "setting the chat send buffer failed");
                 }
+                // Chat frames are small and must leave at once, not wait for the peer's ACK.
+                let _ = tcp.set_nodelay(true);
                 let ws = WebSocketStream::from_partially_read(
                     tcp,
                     parts.read_buf.to_vec(),

@@ -73,6 +73,9 @@ fn viewers_and_the_streamer_talk_in_one_order() {
     eve.send(json!({"type": "join", "name": "eve", "token": "v1.talk.x.streamer.9999999999.00"}));
     assert_eq!(eve.recv_type("error", T)["reason"], "bad_token");
     eve.join_guest("eve");
+    // Presence: the room reports its viewer count (at most every 5 s, when it changed).
+    let presence = alice.recv_type("presence", Duration::from_secs(8));
+    assert!(presence["viewers"].as_u64().unwrap() >= 3, "{presence}");
 
     let history = server.get("/api/v1/channels/talk/chat?limit=10", &[]);
     let history: Value = serde_json::from_slice(&history.body).unwrap();
