@@ -22,7 +22,8 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 cargo build --release --locked -p ferrocast-server -p ferrocast-chat-load --manifest-path "$ROOT/Cargo.toml" >&2
-FC="$ROOT/target/release/ferrocast"; LOAD="$ROOT/target/release/ferrocast-chat-load"
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+FC="$TARGET/release/ferrocast"; LOAD="$TARGET/release/ferrocast-chat-load"
 OUT="$ROOT/bench/results/chat-$(date +%Y%m%d-%H%M%S)"; mkdir -p "$OUT"
 HTTP=127.0.0.1:18095
 ulimit -n "$(ulimit -Hn)"

@@ -250,6 +250,7 @@ async fn fanout(
     let sent = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs(duration);
     let per_sender = Duration::from_secs_f64(senders_per_room as f64 / rate);
+    let n_senders = sender_ws.len().max(1);
     for (k, ws) in sender_ws.into_iter().enumerate() {
         let (mut sink, mut stream) = ws.split();
         let stats = stats.clone();
@@ -262,9 +263,8 @@ async fn fanout(
         }));
         let sent = sent.clone();
         tokio::spawn(async move {
-            // Spread the senders' phases over one interval.
-            let offset =
-                per_sender.mul_f64((k % senders_per_room) as f64 / senders_per_room as f64);
+            // Spread every sender's phase over one interval: rooms must not all talk at once.
+            let offset = per_sender.mul_f64(k as f64 / n_senders as f64);
             tokio::time::sleep(offset).await;
             let mut tick =
                 tokio::time::interval_at(tokio::time::Instant::now() + per_sender, per_sender);

@@ -1,8 +1,8 @@
-//! The live segmenter: media events in, CMAF init and media segments out.
+//! The live segmenter: media events in, CMAF init and media segments (and parts) out.
 
 use crate::{
-    target_duration_secs, InitSegment, MediaSegment, PackagerError, SegmenterConfig,
-    SegmenterOutput,
+    target_duration_secs, Boundary, InitSegment, MediaPart, MediaSegment, PackagerError, PartInfo,
+    SegmenterConfig, SegmenterOutput,
 };
 use bytes::Bytes;
 use ferrocast_cmaf::{CmafError, Sample, TrackRun, AUDIO_TRACK_ID, VIDEO_TRACK_ID};
@@ -10,8 +10,13 @@ use ferrocast_media::{AudioConfig, ByteChain, Frame, MediaEvent, TrackKind, Vide
 use std::collections::VecDeque;
 
 mod cut;
+mod follow;
+mod parts;
 mod state;
 
+use follow::Follow;
+pub(crate) use parts::part_target_ms;
+use parts::PartTiming;
 use state::*;
 
 /// A keyframe closes a segment once the segment is at least `target - KEYFRAME_TOLERANCE_MS`
@@ -28,6 +33,15 @@ pub const MAX_PENDING_BYTES: usize = 16 << 20;
 pub const MAX_OPEN_SEGMENT_BYTES: usize = 48 << 20;
 /// Bound on the samples of the open segment; exceeding it forces a cut.
 pub const MAX_OPEN_SEGMENT_SAMPLES: usize = 8192;
+/// Added to the configured part target to make the declared `PART-TARGET`: a part of exactly the
+/// configured duration measured on millisecond timestamps that each jitter by ±1 ms may last 2 ms
+/// longer, and the cut decision predicts the next frame's time with the same uncertainty.
+pub const PART_TARGET_SLACK_MS: i64 = 4;
+/// A follower cuts at the first frame whose presentation time is at least a boundary's minus this:
+/// renditions encoded from the same timestamps may round them differently by a millisecond.
+pub const BOUNDARY_TOLERANCE_MS: i64 = 2;
+/// Bound on boundaries queued in a leader (unpolled) or a follower (not yet reached).
+pub const MAX_QUEUED_BOUNDARIES: usize = 1024;
 
 /// When metadata announces a track, how long (ms of buffered media) we wait for its config.
 const METADATA_WAIT_MS: i64 = 5000;
@@ -100,9 +114,30 @@ impl Muxer {
 /// **Config changes.** A sequence header that differs from the current one closes the open
 /// segment and emits a new [`InitSegment`] with the same tracks. Timestamps stay continuous, so a
 /// new EXT-X-MAP is enough; no discontinuity is needed (the window adds none for it).
+///
+/// **Parts** (with [`SegmenterConfig::part_target`]). The open segment is also cut into parts,
+/// each a fragment emitted as [`SegmenterOutput::Part`] when the frame that starts the next one
+/// arrives, and always at segment cuts. A video frame closes the part when waiting for the next
+/// frame (predicted from the smoothed frame interval, ±2 ms for millisecond jitter) could exceed
+/// the declared part target, or when the part is at least 85 % of it and either the frame is a
+/// keyframe (so the next part is independent) or cutting now is nearer the configured target.
+/// Both bounds hold whenever the frame interval is below about 15 % of the part target (e.g.
+/// 75 ms for 500 ms parts); beyond that, or when frames go missing, a part may exceed it.
+/// Without video, parts are whole numbers of audio frames; while video stalls, audio cuts them.
+///
+/// **Boundaries.** Every segment and part a leader starts is published as a [`Boundary`]
+/// ([`poll_boundary`](Self::poll_boundary)) for [`follower`](Self::follower)s.
 pub struct LiveSegmenter {
     target_ms: i64,
     max_ms: i64,
+    /// Part cutting, when enabled.
+    parts: Option<PartTiming>,
+    /// Media sequence number of the next segment a leader opens.
+    next_msn: u64,
+    /// Boundaries published by a leader, waiting for [`poll_boundary`](Self::poll_boundary).
+    boundaries: VecDeque<Boundary>,
+    /// Follower state; `None` for a leader.
+    follow: Option<Follow>,
     video_config: Option<VideoConfig>,
     audio_config: Option<AudioConfig>,
     has_video: Option<bool>,
@@ -115,9 +150,43 @@ pub struct LiveSegmenter {
 }
 
 impl LiveSegmenter {
-    /// A segmenter cutting segments of about `config.target_duration`.
+    /// A segmenter (a leader) cutting segments of about `config.target_duration`.
     pub fn new(config: SegmenterConfig) -> Self {
         Self::with_muxer(config, Muxer::CMAF)
+    }
+
+    /// A follower: it cuts where the [`Boundary`]s given to
+    /// [`push_boundary`](Self::push_boundary) say, and numbers segments and parts as they do.
+    ///
+    /// Feed it a rendition encoded from the leader's input: same timestamps, no B-frames,
+    /// keyframes where the source has them. A frame whose presentation time reaches a boundary
+    /// (within [`BOUNDARY_TOLERANCE_MS`]) starts that segment or part; its frames must come after
+    /// the boundaries they reach (transcoded frames lag their source, so pushing each leader's
+    /// boundaries as soon as they are polled is enough; one that comes late is applied at the next
+    /// frame). Decode times and program date-times are taken from the boundaries, so they match
+    /// the leader's (RFC 8216 §6.2.4).
+    ///
+    /// - **Start.** Nothing is emitted until a keyframe (or audio frame, without video) reaches a
+    ///   segment start: a follower that starts late simply begins at the leader's current
+    ///   segment, and its window begins there. Frames that come before any boundary is known are
+    ///   held (bounded) and replayed when one arrives.
+    /// - **Missing media.** The position only moves at boundaries, so an interval without media
+    ///   is still closed, as a gap part ([`MediaPart::gap`], `GAP=YES`); a segment with nothing
+    ///   but gaps is a gap segment ([`MediaSegment::gap`], `EXT-X-GAP`). Numbers and durations stay
+    ///   the leader's. After a hole across a boundary, pictures are dropped until a keyframe.
+    /// - **Configuration change.** The new init can only start a segment, so media is dropped
+    ///   until the next segment boundary, where the new configuration takes effect.
+    /// - Parts are cut only when `config.part_target` is set (its value is not used: the
+    ///   leader's boundaries decide); the leader's own cutting rules do not apply, and frames
+    ///   beyond the open segment's bounds are dropped rather than cut.
+    pub fn follower(config: SegmenterConfig) -> Self {
+        Self::follower_with_muxer(config, Muxer::CMAF)
+    }
+
+    pub(crate) fn follower_with_muxer(config: SegmenterConfig, muxer: Muxer) -> Self {
+        let mut segmenter = Self::with_muxer(config, muxer);
+        segmenter.follow = Some(Follow::default());
+        segmenter
     }
 
     pub(crate) fn with_muxer(config: SegmenterConfig, muxer: Muxer) -> Self {
@@ -128,6 +197,10 @@ impl LiveSegmenter {
         Self {
             target_ms,
             max_ms: whole_secs * 1000 + 500 - MAX_DURATION_SLACK_MS,
+            parts: PartTiming::new(&config),
+            next_msn: config.first_msn,
+            boundaries: VecDeque::new(),
+            follow: None,
             video_config: None,
             audio_config: None,
             has_video: None,
@@ -176,6 +249,9 @@ impl LiveSegmenter {
         if let Err(error) = self.close_segment(None) {
             tracing::warn!(%error, "closing the last segment failed");
         }
+        if let Some(follow) = self.follow.as_mut() {
+            *follow = Follow::default();
+        }
         self.running = None;
         self.pending.clear();
         self.video_config = None;
@@ -187,6 +263,29 @@ impl LiveSegmenter {
     /// The next output, in order; call until `None` after every input.
     pub fn poll_output(&mut self) -> Option<SegmenterOutput> {
         self.outputs.pop_front()
+    }
+
+    /// The next boundary a leader cut at, in order (a follower publishes none). Hand each one to
+    /// every follower's [`push_boundary`](Self::push_boundary). At most
+    /// [`MAX_QUEUED_BOUNDARIES`] wait; older ones are dropped.
+    pub fn poll_boundary(&mut self) -> Option<Boundary> {
+        self.boundaries.pop_front()
+    }
+
+    /// The `PART-TARGET` to declare in this rendition's playlist (and its followers'), if parts
+    /// are enabled; see [`SegmenterConfig::declared_part_target`].
+    pub fn declared_part_target(&self) -> Option<std::time::Duration> {
+        self.parts.as_ref().map(PartTiming::declared)
+    }
+
+    /// Media sequence number of the next segment a leader opens.
+    pub fn next_msn(&self) -> u64 {
+        self.next_msn
+    }
+
+    /// Whether this is a [`follower`](Self::follower).
+    pub fn is_follower(&self) -> bool {
+        self.follow.is_some()
     }
 
     fn on_video_config(&mut self, config: &VideoConfig) -> Result<(), PackagerError> {
@@ -207,12 +306,16 @@ impl LiveSegmenter {
         }
         tracing::info!(codec = %config.codec_string, width = config.width, height = config.height,
             "video configuration changed");
+        self.video_config = Some(config.clone());
+        if self.follow.is_some() {
+            self.follower_reconfigure(Some(config.clone()), None);
+            return Ok(());
+        }
         video.config = config.clone();
         video.wait_keyframe = true;
         // The segment closes, and the new init is emitted, when the next keyframe arrives: its
         // timestamp ends the segment exactly.
         running.reconfigure = Some(TrackKind::Video);
-        self.video_config = Some(config.clone());
         Ok(())
     }
 
@@ -233,6 +336,11 @@ impl LiveSegmenter {
         }
         tracing::info!(codec = %config.codec_string, rate = config.sample_rate,
             "audio configuration changed");
+        self.audio_config = Some(config.clone());
+        if self.follow.is_some() {
+            self.follower_reconfigure(None, Some(config.clone()));
+            return Ok(());
+        }
         audio.config = config.clone();
         // The sample rate may have changed: restart the sample count from the timestamps.
         audio.next_decode = None;
@@ -241,7 +349,6 @@ impl LiveSegmenter {
         if running.reconfigure.is_none() {
             running.reconfigure = Some(TrackKind::Audio);
         }
-        self.audio_config = Some(config.clone());
         Ok(())
     }
 
@@ -342,6 +449,7 @@ impl LiveSegmenter {
                 config,
                 last_dts: None,
                 last_interval: DEFAULT_FRAME_MS,
+                mean_interval: None,
                 last_key_dts: None,
                 gop_ms: None,
                 wait_keyframe: false,
@@ -355,6 +463,7 @@ impl LiveSegmenter {
             wall_anchor: (lead_frame.dts, lead_now),
             segment: None,
             reconfigure: None,
+            anchored: false,
         });
         if let Err(error) = self.emit_init() {
             self.running = None;
@@ -402,6 +511,9 @@ impl std::fmt::Debug for LiveSegmenter {
         let running = self.running.as_ref();
         f.debug_struct("LiveSegmenter")
             .field("target_ms", &self.target_ms)
+            .field("part_target_ms", &self.parts.as_ref().map(|p| p.target_ms))
+            .field("follower", &self.follow.is_some())
+            .field("next_msn", &self.next_msn)
             .field("started", &running.is_some())
             .field("video", &running.is_some_and(|r| r.video.is_some()))
             .field("audio", &running.is_some_and(|r| r.audio.is_some()))

@@ -1,10 +1,14 @@
 //! The sliding window of a live media playlist (RFC 8216 §6.2.2).
 
-use crate::{target_duration_secs, InitSegment, MediaSegment, WindowConfig};
+use crate::{target_duration_secs, InitSegment, MediaPart, MediaSegment, PartInfo, WindowConfig};
 use bytes::Bytes;
 use ferrocast_media::ByteChain;
 use std::collections::VecDeque;
 use std::fmt::Write as _;
+
+mod lowlatency;
+
+use lowlatency::LowLatency;
 
 /// Bound on segments kept downloadable after leaving the playlist.
 pub const MAX_RETAINED_SEGMENTS: usize = 64;
@@ -22,6 +26,7 @@ struct Retained {
     msn: u64,
     init_id: Option<u32>,
     bytes: ByteChain,
+    parts: Vec<PartInfo>,
     /// Removed once the media clock passes this (seconds of media pushed).
     expires_at: f64,
 }
@@ -43,6 +48,15 @@ struct Retained {
 ///
 /// The playlist is rendered when the window changes; [`media_playlist`](Self::media_playlist) hands
 /// out the cached `Bytes`.
+///
+/// **Numbering.** [`push_segment`](Self::push_segment) numbers segments itself, one after the
+/// other. [`push_segment_at`](Self::push_segment_at) and [`push_part`](Self::push_part) take the
+/// segmenter's numbers instead (needed for parts and for aligned renditions): an empty window
+/// starts at the first number it gets, and numbers skipped later are listed as `EXT-X-GAP`
+/// segments (their durations spread evenly over the program date-time between their neighbours),
+/// so media sequence numbers stay those of the segmenter.
+///
+/// **Low-Latency HLS** (with [`WindowConfig::low_latency`]): see [`push_part`](Self::push_part).
 pub struct LiveWindow {
     prefix: String,
     window: usize,
@@ -60,6 +74,14 @@ pub struct LiveWindow {
     media_clock: f64,
     held: usize,
     playlist: Bytes,
+    /// Low-Latency settings, when configured.
+    ll: Option<LowLatency>,
+    /// Parts of the segment being produced (`next_msn`), in order.
+    open: Vec<MediaPart>,
+    /// The playlist as a delta update (`_HLS_skip=YES`).
+    delta: Bytes,
+    /// A segment or part was pushed: numbering is established.
+    pushed_any: bool,
 }
 
 impl LiveWindow {
@@ -81,6 +103,10 @@ impl LiveWindow {
             media_clock: 0.0,
             held: 0,
             playlist: Bytes::new(),
+            ll: config.low_latency.as_ref().map(LowLatency::new),
+            open: Vec::new(),
+            delta: Bytes::new(),
+            pushed_any: false,
         };
         window.render();
         window
@@ -102,20 +128,59 @@ impl LiveWindow {
 
     /// The next pushed segment starts after an EXT-X-DISCONTINUITY (publisher reconnected).
     ///
-    /// Ignored before the first segment: there is nothing to be discontinuous with.
+    /// Ignored before the first segment: there is nothing to be discontinuous with. Parts of an
+    /// unfinished segment are first closed into a segment of their own (normally the segmenter's
+    /// [`finish`](crate::LiveSegmenter::finish) has already delivered it).
     pub fn mark_discontinuity(&mut self) {
-        if self.next_msn > 0 {
+        if !self.open.is_empty() {
+            self.seal_open();
+            self.render();
+        }
+        if self.pushed_any {
             self.pending_discontinuity = true;
         }
     }
 
-    /// Adds a segment, returns its media sequence number.
+    /// Adds a segment, returns its media sequence number ([`next_msn`](Self::next_msn)). It
+    /// completes the parts pushed for that number.
     ///
     /// A segment pushed after [`end`](Self::end) makes the playlist live again.
     pub fn push_segment(&mut self, segment: MediaSegment) -> u64 {
+        let msn = self.push_listed(segment);
+        self.render();
+        msn
+    }
+
+    /// Adds the segment with media sequence number `msn` (the segmenter's
+    /// [`MediaSegment::msn`]); see the type docs for numbering. Returns `None`, ignoring the
+    /// segment, when that number is already taken.
+    pub fn push_segment_at(&mut self, msn: u64, segment: MediaSegment) -> Option<u64> {
+        if msn < self.next_msn {
+            tracing::debug!(
+                msn,
+                next = self.next_msn,
+                "segment number already taken; ignored"
+            );
+            return None;
+        }
+        self.advance_to(msn, segment.program_date_time_ms);
+        Some(self.push_segment(segment))
+    }
+
+    /// Media sequence number of the next segment (the one parts are being pushed for).
+    pub fn next_msn(&self) -> u64 {
+        self.next_msn
+    }
+
+    /// Lists `segment` as `next_msn` without rendering.
+    fn push_listed(&mut self, segment: MediaSegment) -> u64 {
         let msn = self.next_msn;
         self.next_msn += 1;
         self.ended = false;
+        self.pushed_any = true;
+        // Its own bytes replace those of its parts (the same buffers).
+        let open_bytes: usize = self.open.drain(..).map(|p| p.bytes.len()).sum();
+        self.held = self.held.saturating_sub(open_bytes);
         let duration = sane_duration(segment.duration);
         self.media_clock += duration;
         self.listed_duration += duration;
@@ -128,13 +193,14 @@ impl LiveWindow {
         });
         self.slide();
         self.prune_inits();
-        self.render();
         msn
     }
 
-    /// Ends the playlist (EXT-X-ENDLIST).
+    /// Ends the playlist (EXT-X-ENDLIST). Parts of an unfinished segment are first closed into a
+    /// segment of their own.
     pub fn end(&mut self) {
-        if !self.ended {
+        if !self.ended || !self.open.is_empty() {
+            self.seal_open();
             self.ended = true;
             self.render();
         }
@@ -150,18 +216,28 @@ impl LiveWindow {
         self.playlist.clone()
     }
 
-    /// A segment still downloadable (listed or recently removed).
+    /// A segment still downloadable (listed or recently removed); never a gap.
     pub fn segment(&self, msn: u64) -> Option<ByteChain> {
+        self.stored(msn)
+            .map(|(bytes, _)| bytes.clone())
+            .filter(|b| !b.is_empty())
+    }
+
+    /// The bytes and parts of a complete segment still held.
+    fn stored(&self, msn: u64) -> Option<(&ByteChain, &[PartInfo])> {
         if let Some(first) = self.listed.front() {
             if msn >= first.msn {
                 let index = usize::try_from(msn - first.msn).ok()?;
-                return self.listed.get(index).map(|l| l.segment.bytes.clone());
+                return self
+                    .listed
+                    .get(index)
+                    .map(|l| (&l.segment.bytes, l.segment.parts.as_slice()));
             }
         }
         self.retained
             .iter()
             .find(|r| r.msn == msn)
-            .map(|r| r.bytes.clone())
+            .map(|r| (&r.bytes, r.parts.as_slice()))
     }
 
     /// An init segment still referenced (or the latest one).
@@ -197,7 +273,7 @@ impl LiveWindow {
         let mut peak = 0.0f64;
         let mut bits = 0.0f64;
         let mut seconds = 0.0f64;
-        for listed in &self.listed {
+        for listed in self.listed.iter().filter(|l| !l.segment.gap) {
             let duration = sane_duration(listed.segment.duration);
             let segment_bits = listed.segment.bytes.len() as f64 * 8.0;
             if duration > 0.0 {
@@ -209,7 +285,7 @@ impl LiveWindow {
         (seconds > 0.0).then(|| (peak.ceil() as u64, (bits / seconds).ceil() as u64))
     }
 
-    /// Bytes held in the ring (listed + retained segments + inits).
+    /// Bytes held in the ring (listed + retained segments + inits + parts of the open segment).
     pub fn held_bytes(&self) -> usize {
         self.held
     }
@@ -241,6 +317,7 @@ impl LiveWindow {
                 msn: removed.msn,
                 init_id: removed.init_id,
                 bytes: removed.segment.bytes,
+                parts: removed.segment.parts,
                 expires_at: self.media_clock + duration + playlist_duration,
             });
         }
@@ -276,6 +353,15 @@ impl LiveWindow {
     }
 
     fn render(&mut self) {
+        let mut playlist = self.playlist_model();
+        let mut text = String::with_capacity(playlist.estimated_len().max(self.playlist.len()));
+        playlist.render_into(&mut text);
+        self.playlist = Bytes::from(text);
+        self.delta = self.render_delta(&mut playlist);
+    }
+
+    /// The playlist as the typed model the `ferrocast-hls` writer renders.
+    fn playlist_model(&self) -> ferrocast_hls::MediaPlaylist {
         let mut playlist = ferrocast_hls::MediaPlaylist::new(self.target_secs);
         playlist.media_sequence = self.media_sequence();
         playlist.discontinuity_sequence = self.discontinuity_sequence;
@@ -295,11 +381,11 @@ impl LiveWindow {
                 .map(|id| format!("{}init-{id}.mp4", self.prefix));
             segment.program_date_time_ms = Some(listed.segment.program_date_time_ms);
             segment.byte_size = u64::try_from(listed.segment.bytes.len()).ok();
+            segment.gap = listed.segment.gap;
             playlist.segments.push(segment);
         }
-        let mut text = String::with_capacity(playlist.estimated_len().max(self.playlist.len()));
-        playlist.render_into(&mut text);
-        self.playlist = Bytes::from(text);
+        self.add_low_latency(&mut playlist);
+        playlist
     }
 }
 
@@ -312,6 +398,7 @@ impl std::fmt::Debug for LiveWindow {
             .field("inits", &self.inits.len())
             .field("discontinuity_sequence", &self.discontinuity_sequence)
             .field("ended", &self.ended)
+            .field("open_parts", &self.open.len())
             .field("held_bytes", &self.held)
             .finish()
     }

@@ -5,7 +5,8 @@
 use bytes::Bytes;
 use ferrocast_flv::{FlvReader, TagDemuxer};
 use ferrocast_packager::{
-    LiveSegmenter, LiveWindow, SegmenterConfig, SegmenterOutput, WindowConfig,
+    LiveSegmenter, LiveWindow, LowLatencyConfig, MediaPart, SegmenterConfig, SegmenterOutput,
+    WindowConfig,
 };
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -35,32 +36,56 @@ struct Packaged {
     segments: Vec<(u64, f64, bool)>,
     /// init id referenced by each segment.
     init_of: Vec<u32>,
+    /// Every part emitted, with the init id it needs.
+    parts: Vec<(MediaPart, u32)>,
 }
 
 /// Runs an FLV file through the pipeline, arriving in real time (wall = WALL0 + timestamp).
 fn package(flv: Bytes, target_secs: u64) -> Packaged {
+    package_with(flv, target_secs, None)
+}
+
+/// The same, with Low-Latency parts of `part_ms` when given (pushed as a server would, with
+/// every rendered playlist validated).
+fn package_with(flv: Bytes, target_secs: u64, part_ms: Option<u64>) -> Packaged {
     let target = Duration::from_secs(target_secs);
-    let mut segmenter = LiveSegmenter::new(SegmenterConfig {
-        target_duration: target,
-    });
-    let mut window = LiveWindow::new(WindowConfig {
-        target_duration: target,
-        window: 1000,
-        uri_prefix: String::new(),
-    });
+    let mut config = SegmenterConfig::new(target);
+    config.part_target = part_ms.map(Duration::from_millis);
+    let mut segmenter = LiveSegmenter::new(config);
+    let mut window_config = WindowConfig::new(target, 1000, "");
+    window_config.low_latency = segmenter.declared_part_target().map(LowLatencyConfig::new);
+    let mut window = LiveWindow::new(window_config);
     let mut demuxer = TagDemuxer::new();
     let mut segments = Vec::new();
     let mut init_of = Vec::new();
+    let mut parts = Vec::new();
     let mut init_id = None;
     let mut drain = |segmenter: &mut LiveSegmenter, window: &mut LiveWindow| {
         while let Some(output) = segmenter.poll_output() {
             match output {
                 SegmenterOutput::Init(init) => init_id = Some(window.push_init(init)),
+                SegmenterOutput::Part(part) => {
+                    parts.push((part.clone(), init_id.expect("an init precedes every part")));
+                    window.push_part(part);
+                }
                 SegmenterOutput::Segment(segment) => {
                     let (duration, independent) = (segment.duration, segment.independent);
-                    let msn = window.push_segment(segment);
+                    let msn = if part_ms.is_some() {
+                        let msn = segment.msn;
+                        window
+                            .push_segment_at(msn, segment)
+                            .expect("numbers in order")
+                    } else {
+                        window.push_segment(segment)
+                    };
                     segments.push((msn, duration, independent));
                     init_of.push(init_id.expect("an init precedes every segment"));
+                }
+            }
+            if part_ms.is_some() {
+                let text = String::from_utf8_lossy(&window.media_playlist()).into_owned();
+                if let Err(violations) = ferrocast_hls::validate::validate_media_playlist(&text) {
+                    panic!("{violations:?}\n{text}");
                 }
             }
         }
@@ -80,6 +105,7 @@ fn package(flv: Bytes, target_secs: u64) -> Packaged {
         window,
         segments,
         init_of,
+        parts,
     }
 }
 
@@ -325,5 +351,75 @@ fn generated_stream_cuts_on_every_gop_and_plays() {
         assert!((duration - 2.0).abs() < 0.0015, "{duration}");
     }
     check_with_ffprobe(&p, "gen-out", Some(&flv), true, true);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The same generated stream with 500 ms parts: segments made of several `styp` + `moof` +
+/// `mdat` fragments decode cleanly, and every part plays on its own after its init.
+#[test]
+fn generated_stream_with_parts_plays_and_parts_stand_alone() {
+    if !have("ffprobe") || !have("ffmpeg") {
+        return;
+    }
+    let dir = scratch("gen-ll");
+    let flv = dir.join("in.flv");
+    let flv_path = flv.to_string_lossy().into_owned();
+    run(
+        "ffmpeg",
+        &[
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x240:rate=30",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=44100",
+            "-t",
+            "7",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-bf",
+            "2",
+            "-g",
+            "60",
+            "-keyint_min",
+            "60",
+            "-sc_threshold",
+            "0",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "64k",
+            "-f",
+            "flv",
+            &flv_path,
+        ],
+    );
+    let bytes = Bytes::from(std::fs::read(&flv).expect("generated FLV"));
+    let p = package_with(bytes, 2, Some(500));
+    assert_eq!(p.segments.len(), 4, "{:?}", p.segments);
+    assert!(p.parts.len() >= 13, "{} parts", p.parts.len());
+    for (part, init) in &p.parts {
+        assert!(part.duration <= 0.504 + 1e-9, "{}", part.duration);
+        // A part is a byte range of its segment, served from it once the segment is complete.
+        let served = p.window.part(part.msn, u64::from(part.index));
+        assert_eq!(served.map(|b| b.to_bytes()), Some(part.bytes.to_bytes()));
+        let mut joined = p.window.init(*init).expect("init").to_vec();
+        joined.extend_from_slice(&part.bytes.to_bytes());
+        let file = dir.join(format!("part-{}.{}.mp4", part.msn, part.index));
+        std::fs::write(&file, joined).expect("write part");
+        let (start, end) = packet_span(&file, "a:0").expect("part has audio packets");
+        assert!(end > start);
+    }
+    check_with_ffprobe(&p, "gen-ll-out", Some(&flv), true, true);
     let _ = std::fs::remove_dir_all(&dir);
 }

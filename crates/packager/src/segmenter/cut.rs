@@ -1,7 +1,20 @@
-//! Per-frame work: where segments are cut and how samples are timed.
+//! Per-frame work: where segments and parts are cut and how samples are timed.
 
+use super::follow::{Arrival, Gate, Plan};
 use super::state::*;
 use super::*;
+use crate::BoundaryKind;
+
+/// Each new frame interval moves the smoothed one by this fraction of the difference (1/n).
+const MEAN_INTERVAL_WEIGHT: f64 = 8.0;
+
+/// What closes before a frame is added.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cut {
+    None,
+    Part,
+    Segment,
+}
 
 impl LiveSegmenter {
     pub(super) fn on_frame(&mut self, now_ms: i64, frame: &Frame) -> Result<(), PackagerError> {
@@ -11,7 +24,50 @@ impl LiveSegmenter {
         }
     }
 
+    /// A follower's decision for a frame; `None` when the frame goes no further.
+    fn follow_plan(&mut self, now_ms: i64, frame: &Frame, arrival: &Arrival) -> Option<Plan> {
+        match self.follow_gate(arrival) {
+            Gate::Go(plan) => Some(plan),
+            Gate::Hold => {
+                self.hold(now_ms, frame);
+                None
+            }
+            Gate::Drop => None,
+        }
+    }
+
     pub(super) fn on_video(&mut self, now_ms: i64, frame: &Frame) -> Result<(), PackagerError> {
+        let Some(running) = self.running.as_ref() else {
+            return Ok(());
+        };
+        let Some(video) = running.video.as_ref() else {
+            return Ok(());
+        };
+        let pts_in = clamp_ms(frame.dts).saturating_add(i64::from(frame.cts));
+        let plan = if self.follow.is_some() {
+            // Checked before the boundaries are consumed, so that a dropped frame cuts nothing.
+            let dts = clamp_ms(frame.dts.saturating_add(running.shift_ms));
+            if video
+                .last_dts
+                .is_some_and(|last| dts <= last && last - dts < TIMELINE_RESET_MS)
+            {
+                return Ok(());
+            }
+            let arrival = Arrival {
+                pts: pts_in,
+                keyframe: frame.keyframe,
+                video: true,
+                leads: true,
+                stalled: false,
+                interval: video.mean_interval.unwrap_or(video.last_interval as f64),
+            };
+            match self.follow_plan(now_ms, frame, &arrival) {
+                Some(plan) => Some(plan),
+                None => return Ok(()),
+            }
+        } else {
+            None
+        };
         let Some(running) = self.running.as_mut() else {
             return Ok(());
         };
@@ -53,58 +109,135 @@ impl LiveSegmenter {
         let gop = video.gop_ms;
         if let Some(last) = video.last_dts {
             video.last_interval = (dts - last).clamp(1, MAX_FRAME_MS);
+            let sample = video.last_interval as f64;
+            video.mean_interval = Some(
+                video
+                    .mean_interval
+                    .map_or(sample, |mean| mean + (sample - mean) / MEAN_INTERVAL_WEIGHT),
+            );
         }
+        let mean_interval = video.mean_interval.unwrap_or(video.last_interval as f64);
         video.last_dts = Some(dts);
+        let sample = VideoSample {
+            dts,
+            cts: frame.cts,
+            keyframe: frame.keyframe,
+            data: frame.data.clone(),
+        };
+        if let Some(mut plan) = plan {
+            let result = self.follow_steps(&mut plan, dts);
+            if plan.accept {
+                if let Some(segment) = self.follower_segment(sample.data.len()) {
+                    segment.push_video(sample);
+                }
+            }
+            return result;
+        }
 
         let reconfigure = running.reconfigure.take().is_some();
         let cut = match running.segment.as_ref() {
-            None => false,
-            Some(_) if reconfigure => true,
+            None => Cut::None,
+            Some(_) if reconfigure => Cut::Segment,
             Some(segment) => {
                 let elapsed = dts - segment.start_ms;
                 let keyframe_cut = frame.keyframe
                     && elapsed > 0
                     && (elapsed >= self.target_ms - KEYFRAME_TOLERANCE_MS
                         || gop.is_some_and(|gop| elapsed + gop > self.max_ms));
-                keyframe_cut
+                if keyframe_cut
                     || elapsed + interval > self.max_ms - FORCED_CUT_MARGIN_MS
-                    || over_budget(&segment.part, frame.data.len())
+                    || over_budget(segment, frame.data.len())
+                {
+                    Cut::Segment
+                } else if self
+                    .parts
+                    .as_ref()
+                    .is_some_and(|p| p.video_cut(segment, dts, mean_interval, frame.keyframe))
+                {
+                    Cut::Part
+                } else {
+                    Cut::None
+                }
             }
         };
-        let mut closed = if cut {
-            self.close_segment(Some(dts))
-        } else {
-            Ok(())
-        };
+        let mut closed = self.apply_cut(cut, dts);
         if reconfigure {
             let init = self.emit_init();
             closed = closed.and(init);
         }
+        let msn = self.next_msn;
         let Some(running) = self.running.as_mut() else {
             return closed;
         };
+        let media_ms = (dts - running.origin_ms).saturating_add(i64::from(frame.cts));
+        let opened = running.segment.is_none();
         let segment = match running.segment.as_mut() {
             Some(segment) => segment,
-            None => running.open(dts, now_ms),
+            None => {
+                self.next_msn = msn.saturating_add(1);
+                running.open(msn, dts, now_ms)
+            }
         };
-        if segment.part.video.is_empty() {
-            segment.independent = frame.keyframe;
+        segment.push_video(sample);
+        if opened || cut == Cut::Part {
+            self.publish_boundary(opened, pts_in, media_ms, frame.keyframe);
         }
-        segment.part.bytes += frame.data.len();
-        segment.part.video.push(VideoSample {
-            dts,
-            cts: frame.cts,
-            keyframe: frame.keyframe,
-            data: frame.data.clone(),
-        });
         closed
     }
 
+    /// Closes what a leader's `cut` says, at media time `at_ms`.
+    fn apply_cut(&mut self, cut: Cut, at_ms: i64) -> Result<(), PackagerError> {
+        match cut {
+            Cut::Segment => self.close_segment(Some(at_ms)),
+            Cut::Part => self.close_open_part(at_ms),
+            Cut::None => Ok(()),
+        }
+    }
+
+    /// A follower's open segment, if a frame of `len` bytes may join it: a follower never cuts
+    /// on its own (its numbers are the leader's), so over its bounds frames are dropped.
+    fn follower_segment(&mut self, len: usize) -> Option<&mut OpenSegment> {
+        let segment = self.running.as_mut()?.segment.as_mut()?;
+        (!over_budget(segment, len)).then_some(segment)
+    }
+
     pub(super) fn on_audio(&mut self, now_ms: i64, frame: &Frame) -> Result<(), PackagerError> {
+        let Some(running) = self.running.as_ref() else {
+            return Ok(());
+        };
+        if running.audio.is_none() {
+            return Ok(());
+        }
+        let audio_leads = running.video.is_none();
+        let pts_in = clamp_ms(frame.dts);
+        let plan = if self.follow.is_some() {
+            let dts = clamp_ms(frame.dts.saturating_add(running.shift_ms));
+            let stalled = running
+                .video
+                .as_ref()
+                .is_some_and(|v| v.last_dts.is_none_or(|last| dts - last > VIDEO_STALL_MS));
+            let interval = running
+                .audio
+                .as_ref()
+                .map_or(0, |a| a.samples_to_ms(a.frame_samples()));
+            let arrival = Arrival {
+                pts: pts_in,
+                keyframe: true,
+                video: false,
+                leads: audio_leads,
+                stalled,
+                interval: interval as f64,
+            };
+            match self.follow_plan(now_ms, frame, &arrival) {
+                Some(plan) => Some(plan),
+                None => return Ok(()),
+            }
+        } else {
+            None
+        };
         let Some(running) = self.running.as_mut() else {
             return Ok(());
         };
-        let audio_leads = running.video.is_none();
         let Some(audio) = running.audio.as_mut() else {
             return Ok(());
         };
@@ -164,15 +297,29 @@ impl LiveSegmenter {
         let frame_samples = audio.frame_samples();
         let rate = audio.rate();
         let frame_ms = audio.samples_to_ms(frame_samples);
+        let media_ms = audio.samples_to_ms(decode);
+        let sample = AudioSample {
+            decode,
+            data: frame.data.clone(),
+        };
+        if let Some(mut plan) = plan {
+            let result = self.follow_steps(&mut plan, dts);
+            if plan.accept {
+                if let Some(segment) = self.follower_segment(sample.data.len()) {
+                    segment.push_audio(sample);
+                }
+            }
+            return result;
+        }
 
         let cut = match running.segment.as_ref() {
-            None => false,
-            Some(_) if reconfigure => true,
+            None => Cut::None,
+            Some(_) if reconfigure => Cut::Segment,
             Some(segment) => {
                 let by_duration = if audio_leads {
                     // Cut when this frame is nearer the target than the previous one would be.
-                    segment.part.audio.first().is_some_and(|first| {
-                        let elapsed = decode.saturating_sub(first.decode);
+                    segment.audio_start.is_some_and(|first| {
+                        let elapsed = decode.saturating_sub(first);
                         let target = u128::from(u64::try_from(self.target_ms).unwrap_or(0));
                         u128::from(elapsed) * 1000 + u128::from(frame_samples) * 500
                             >= target * rate as u128
@@ -182,135 +329,55 @@ impl LiveSegmenter {
                     video_stalled
                         && dts - segment.start_ms + frame_ms > self.max_ms - FORCED_CUT_MARGIN_MS
                 };
-                by_duration || over_budget(&segment.part, frame.data.len())
+                let part_cut = self.parts.as_ref().is_some_and(|p| {
+                    if audio_leads {
+                        segment.part.audio.first().is_some_and(|first| {
+                            p.audio_cut(decode.saturating_sub(first.decode), frame_samples, rate)
+                        })
+                    } else {
+                        video_stalled && p.stalled_audio_cut(segment, dts, frame_ms)
+                    }
+                });
+                if by_duration || over_budget(segment, frame.data.len()) {
+                    Cut::Segment
+                } else if part_cut {
+                    Cut::Part
+                } else {
+                    Cut::None
+                }
             }
         };
-        let mut closed = if cut {
-            self.close_segment(Some(dts))
-        } else {
-            Ok(())
-        };
+        let mut closed = self.apply_cut(cut, dts);
         if reconfigure {
             let init = self.emit_init();
             closed = closed.and(init);
         }
+        let msn = self.next_msn;
         let Some(running) = self.running.as_mut() else {
             return closed;
         };
+        let opened = running.segment.is_none();
         let segment = match running.segment.as_mut() {
             Some(segment) => segment,
-            None => running.open(dts, now_ms),
+            None => {
+                self.next_msn = msn.saturating_add(1);
+                running.open(msn, dts, now_ms)
+            }
         };
-        segment.part.bytes += frame.data.len();
-        segment.part.audio.push(AudioSample {
-            decode,
-            data: frame.data.clone(),
-        });
+        segment.push_audio(sample);
+        if opened || cut == Cut::Part {
+            self.publish_boundary(opened, pts_in, media_ms, true);
+        }
         closed
     }
+}
 
-    /// Closes the open segment. `end_ms` is the closing frame's time when known; otherwise (config
-    /// change, finish) the last video frame lasts as long as the frame interval before it.
-    pub(super) fn close_segment(&mut self, end_ms: Option<i64>) -> Result<(), PackagerError> {
-        let Some(running) = self.running.as_mut() else {
-            return Ok(());
-        };
-        let Some(segment) = running.segment.take() else {
-            return Ok(());
-        };
-        let part = segment.part;
-        let limit = segment.start_ms.saturating_add(self.max_ms);
-
-        let mut video_samples = Vec::with_capacity(part.video.len());
-        let mut video_end = None;
-        let mut video_base = 0;
-        if let Some(video) = running.video.as_ref() {
-            for (i, sample) in part.video.iter().enumerate() {
-                let next = match part.video.get(i + 1) {
-                    Some(next) => next.dts,
-                    None => end_ms
-                        .filter(|end| *end > sample.dts)
-                        .unwrap_or(sample.dts + video.last_interval)
-                        .min(limit)
-                        .max(sample.dts + 1),
-                };
-                video_samples.push(Sample {
-                    duration: ticks(next - sample.dts),
-                    composition_offset: i32::try_from(i64::from(sample.cts) * VIDEO_TICKS_PER_MS)
-                        .unwrap_or(0),
-                    keyframe: sample.keyframe,
-                    data: sample.data.clone(),
-                });
-                video_end = Some(next);
-            }
-            if let Some(first) = part.video.first() {
-                video_base = u64::try_from((first.dts - running.origin_ms).max(0)).unwrap_or(0)
-                    * VIDEO_TICKS_PER_MS as u64;
-            }
+impl BoundaryKind {
+    pub(super) fn of(opened: bool) -> Self {
+        if opened {
+            BoundaryKind::SegmentStart
+        } else {
+            BoundaryKind::PartStart
         }
-
-        let mut audio_samples = Vec::with_capacity(part.audio.len());
-        let mut audio_span = 0;
-        if let Some(audio) = running.audio.as_ref() {
-            for (i, sample) in part.audio.iter().enumerate() {
-                let duration = part.audio.get(i + 1).map_or(audio.frame_samples(), |next| {
-                    next.decode.saturating_sub(sample.decode)
-                });
-                audio_samples.push(Sample {
-                    duration: u32::try_from(duration).unwrap_or(u32::MAX),
-                    composition_offset: 0,
-                    keyframe: true,
-                    data: sample.data.clone(),
-                });
-                audio_span += duration;
-            }
-        }
-
-        let duration_ms = match (video_end, running.audio.as_ref()) {
-            (Some(end), _) => (end - segment.start_ms).max(0) as f64,
-            (None, Some(audio)) if !audio_samples.is_empty() => {
-                if running.video.is_some() {
-                    // Audio only while video stalled: the closing frame bounds it.
-                    let end = end_ms.unwrap_or(segment.start_ms + audio.samples_to_ms(audio_span));
-                    (end.min(limit) - segment.start_ms).max(0) as f64
-                } else {
-                    audio_span as f64 * 1000.0 / audio.rate() as f64
-                }
-            }
-            _ => return Ok(()),
-        };
-
-        let mut runs = Vec::with_capacity(2);
-        if !video_samples.is_empty() {
-            runs.push(TrackRun {
-                track_id: VIDEO_TRACK_ID,
-                base_decode_time: video_base,
-                samples: &video_samples,
-            });
-        }
-        if let Some(first) = part.audio.first() {
-            runs.push(TrackRun {
-                track_id: AUDIO_TRACK_ID,
-                base_decode_time: first.decode,
-                samples: &audio_samples,
-            });
-        }
-        let sequence = self.sequence;
-        self.sequence = self.sequence.checked_add(1).unwrap_or(1);
-        let bytes =
-            (self.muxer.fragment)(sequence, &runs).map_err(|source| PackagerError::Fragment {
-                sequence,
-                start_ms: segment.start_ms,
-                source,
-            })?;
-        self.outputs
-            .push_back(SegmenterOutput::Segment(MediaSegment {
-                bytes,
-                duration: duration_ms / 1000.0,
-                start_ms: segment.start_ms,
-                program_date_time_ms: segment.wall_ms,
-                independent: segment.independent,
-            }));
-        Ok(())
     }
 }

@@ -62,8 +62,7 @@ pub(super) struct AudioSample {
     pub(super) data: Bytes,
 }
 
-/// The samples of one CMAF fragment being gathered. A segment is one part for now; Low-Latency
-/// HLS will close several parts per segment, each its own fragment.
+/// The samples of one CMAF fragment being gathered: the whole segment, or its open part.
 #[derive(Default)]
 pub(super) struct Part {
     pub(super) video: Vec<VideoSample>,
@@ -71,25 +70,92 @@ pub(super) struct Part {
     pub(super) bytes: usize,
 }
 
-impl Part {
-    pub(super) fn samples(&self) -> usize {
-        self.video.len() + self.audio.len()
-    }
+/// A part already written as a fragment; its bytes become a range of the segment.
+pub(super) struct ClosedPart {
+    pub(super) bytes: ByteChain,
+    pub(super) duration_ms: f64,
+    pub(super) independent: bool,
+    /// A follower's interval without media.
+    pub(super) gap: bool,
 }
 
 pub(super) struct OpenSegment {
+    /// Media sequence number (the leader's count, or a follower's boundary).
+    pub(super) msn: u64,
     /// Media time (shifted ms) of the first sample.
     pub(super) start_ms: i64,
     /// Wall-clock time of the first sample.
     pub(super) wall_ms: i64,
     pub(super) independent: bool,
+    /// Samples of the open part (of the whole segment without parts).
     pub(super) part: Part,
+    /// Media time (shifted ms) where the open part starts.
+    pub(super) part_start_ms: i64,
+    pub(super) closed: Vec<ClosedPart>,
+    /// Video frames in the segment so far.
+    pub(super) video_frames: u32,
+    /// Decode time of the segment's first audio sample.
+    pub(super) audio_start: Option<u64>,
+    /// Payload bytes and samples in the segment so far, closed parts included.
+    pub(super) bytes: usize,
+    pub(super) samples: usize,
+}
+
+impl OpenSegment {
+    pub(super) fn new(msn: u64, media_ms: i64, wall_ms: i64) -> Self {
+        Self {
+            msn,
+            start_ms: media_ms,
+            wall_ms,
+            independent: true,
+            part: Part::default(),
+            part_start_ms: media_ms,
+            closed: Vec::new(),
+            video_frames: 0,
+            audio_start: None,
+            bytes: 0,
+            samples: 0,
+        }
+    }
+
+    /// Index of the open part.
+    pub(super) fn part_index(&self) -> u32 {
+        u32::try_from(self.closed.len()).unwrap_or(u32::MAX)
+    }
+
+    /// Wall-clock time of a media time within the segment.
+    pub(super) fn wall_at(&self, media_ms: i64) -> i64 {
+        self.wall_ms
+            .saturating_add(media_ms.saturating_sub(self.start_ms))
+    }
+
+    pub(super) fn push_video(&mut self, sample: VideoSample) {
+        if self.video_frames == 0 {
+            self.independent = sample.keyframe;
+        }
+        self.video_frames = self.video_frames.saturating_add(1);
+        self.bytes += sample.data.len();
+        self.samples += 1;
+        self.part.bytes += sample.data.len();
+        self.part.video.push(sample);
+    }
+
+    pub(super) fn push_audio(&mut self, sample: AudioSample) {
+        self.audio_start.get_or_insert(sample.decode);
+        self.bytes += sample.data.len();
+        self.samples += 1;
+        self.part.bytes += sample.data.len();
+        self.part.audio.push(sample);
+    }
 }
 
 pub(super) struct VideoTrack {
     pub(super) config: VideoConfig,
     pub(super) last_dts: Option<i64>,
     pub(super) last_interval: i64,
+    /// Smoothed frame interval (ms): millisecond timestamps jitter, so the last interval alone
+    /// mispredicts the next frame's time by up to twice the jitter.
+    pub(super) mean_interval: Option<f64>,
     pub(super) last_key_dts: Option<i64>,
     pub(super) gop_ms: Option<i64>,
     /// After a configuration change, frames are dropped until the next keyframe.
@@ -131,6 +197,8 @@ pub(super) struct Running {
     /// A configuration changed: the next frame of this kind (video when present) closes the
     /// segment and the new init follows it.
     pub(super) reconfigure: Option<TrackKind>,
+    /// A follower's origin was aligned on its leader's timeline (at its first segment).
+    pub(super) anchored: bool,
 }
 
 impl Running {
@@ -151,27 +219,23 @@ impl Running {
         mapped
     }
 
-    pub(super) fn open(&mut self, media_ms: i64, now_ms: i64) -> &mut OpenSegment {
+    pub(super) fn open(&mut self, msn: u64, media_ms: i64, now_ms: i64) -> &mut OpenSegment {
         let wall_ms = self.wall_for(media_ms, now_ms);
-        self.segment.insert(OpenSegment {
-            start_ms: media_ms,
-            wall_ms,
-            independent: true,
-            part: Part::default(),
-        })
+        self.segment
+            .insert(OpenSegment::new(msn, media_ms, wall_ms))
     }
 }
 
 /// Whether adding a frame of `len` bytes would exceed the open segment's memory bounds.
-pub(super) fn over_budget(part: &Part, len: usize) -> bool {
-    let over = part.samples() > 0
-        && (part.bytes + len > MAX_OPEN_SEGMENT_BYTES
-            || part.samples() >= MAX_OPEN_SEGMENT_SAMPLES);
+pub(super) fn over_budget(segment: &OpenSegment, len: usize) -> bool {
+    let over = segment.samples > 0
+        && (segment.bytes + len > MAX_OPEN_SEGMENT_BYTES
+            || segment.samples >= MAX_OPEN_SEGMENT_SAMPLES);
     if over {
         tracing::warn!(
-            bytes = part.bytes,
-            samples = part.samples(),
-            "open segment too large; cut forced"
+            bytes = segment.bytes,
+            samples = segment.samples,
+            "open segment too large"
         );
     }
     over

@@ -4,11 +4,7 @@ use std::time::Duration;
 const T0: i64 = 1_714_564_800_000;
 
 fn window(size: usize) -> LiveWindow {
-    LiveWindow::new(WindowConfig {
-        target_duration: Duration::from_secs(2),
-        window: size,
-        uri_prefix: "k3x9/".into(),
-    })
+    LiveWindow::new(WindowConfig::new(Duration::from_secs(2), size, "k3x9/"))
 }
 
 fn init(tag: u8) -> InitSegment {
@@ -26,6 +22,9 @@ fn segment(index: i64, duration: f64, independent: bool) -> MediaSegment {
         start_ms: index * 2000,
         program_date_time_ms: T0 + index * 2000,
         independent,
+        msn: index as u64,
+        parts: Vec::new(),
+        gap: false,
     }
 }
 
@@ -203,11 +202,7 @@ fn bitrates_over_listed_segments() {
 
 #[test]
 fn odd_inputs_do_not_break_rendering() {
-    let mut w = LiveWindow::new(WindowConfig {
-        target_duration: Duration::ZERO,
-        window: 0,
-        uri_prefix: "a\n\"b/".into(),
-    });
+    let mut w = LiveWindow::new(WindowConfig::new(Duration::ZERO, 0, "a\n\"b/"));
     w.push_segment(segment(0, f64::NAN, true));
     w.push_segment(segment(1, -3.0, true));
     w.push_segment(segment(2, 1e300, true));

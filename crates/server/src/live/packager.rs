@@ -71,6 +71,7 @@ pub(super) async fn run(
             target_duration: config.segment_duration,
             window: config.window,
             uri_prefix: format!("{sid}/"),
+            low_latency: None,
         },
     ));
     channel.set_output(output.clone());
@@ -78,11 +79,7 @@ pub(super) async fn run(
     info!(channel = %name, sid = %sid, "broadcast started");
     let segments = metrics::counter!(m::SEGMENTS, "channel" => name.clone());
     let segment_bytes = metrics::counter!(m::SEGMENT_BYTES, "channel" => name.clone());
-    let new_segmenter = || {
-        LiveSegmenter::new(SegmenterConfig {
-            target_duration: config.segment_duration,
-        })
-    };
+    let new_segmenter = || LiveSegmenter::new(SegmenterConfig::new(config.segment_duration));
     let mut segmenter = new_segmenter();
     let mut frame_rate = FrameRate::default();
     let mut sessions_seen = 0u64;
@@ -195,6 +192,8 @@ fn drain(
                 );
                 output.push_init(init);
             }
+            // Only emitted with `SegmenterConfig::part_target`, which is not set here.
+            SegmenterOutput::Part(_) => {}
             SegmenterOutput::Segment(seg) => {
                 let (bytes, duration, independent) =
                     (seg.bytes.len(), seg.duration, seg.independent);

@@ -65,7 +65,14 @@ struct Seg {
     start_ms: i64,
     pdt: i64,
     independent: bool,
+    msn: u64,
+    gap: bool,
+    /// Runs of the whole segment: each track's runs of all its fragments joined.
     runs: Vec<Run>,
+    /// Each fragment's (sequence, runs).
+    fragments: Vec<(u32, Vec<Run>)>,
+    parts: Vec<crate::PartInfo>,
+    bytes: ferrocast_media::ByteChain,
 }
 
 impl Seg {
@@ -77,43 +84,71 @@ impl Seg {
 #[derive(Debug)]
 enum Out {
     Init(String),
+    Part(MediaPart),
     Seg(Seg),
+}
+
+/// Splits fake fragment text (one or more fragments) into (sequence, runs) per fragment.
+fn fragments(bytes: &ferrocast_media::ByteChain) -> Vec<(u32, Vec<Run>)> {
+    let text = String::from_utf8_lossy(&bytes.to_bytes()).into_owned();
+    let mut out: Vec<(u32, Vec<Run>)> = Vec::new();
+    for line in text.lines() {
+        let mut parts = line.split(' ');
+        let first = parts.next().unwrap_or("");
+        let Some(track_or_seq) = first.parse::<u64>().ok() else {
+            continue;
+        };
+        let Some(base) = parts.next().and_then(|p| p.parse().ok()) else {
+            out.push((track_or_seq as u32, Vec::new()));
+            continue;
+        };
+        let durations = parts
+            .next()
+            .unwrap_or("")
+            .split(',')
+            .filter_map(|d| d.parse().ok())
+            .collect();
+        let keys = parts.next().unwrap_or("").to_owned();
+        if let Some((_, runs)) = out.last_mut() {
+            runs.push(Run {
+                track: track_or_seq as u32,
+                base,
+                durations,
+                keys,
+            });
+        }
+    }
+    out
 }
 
 fn parse(output: SegmenterOutput) -> Out {
     match output {
         SegmenterOutput::Init(init) => Out::Init(String::from_utf8_lossy(&init.bytes).into_owned()),
+        SegmenterOutput::Part(part) => Out::Part(part),
         SegmenterOutput::Segment(segment) => {
-            let text = String::from_utf8_lossy(&segment.bytes.to_bytes()).into_owned();
-            let mut lines = text.lines();
-            let sequence = lines.next().and_then(|l| l.parse().ok()).unwrap_or(0);
-            let runs = lines
-                .map(|line| {
-                    let mut parts = line.split(' ');
-                    let track = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-                    let base = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-                    let durations = parts
-                        .next()
-                        .unwrap_or("")
-                        .split(',')
-                        .filter_map(|d| d.parse().ok())
-                        .collect();
-                    let keys = parts.next().unwrap_or("").to_owned();
-                    Run {
-                        track,
-                        base,
-                        durations,
-                        keys,
+            let fragments = fragments(&segment.bytes);
+            let mut runs: Vec<Run> = Vec::new();
+            for run in fragments.iter().flat_map(|(_, runs)| runs) {
+                match runs.iter_mut().find(|r| r.track == run.track) {
+                    Some(joined) => {
+                        joined.durations.extend(&run.durations);
+                        joined.keys.push_str(&run.keys);
                     }
-                })
-                .collect();
+                    None => runs.push(run.clone()),
+                }
+            }
             Out::Seg(Seg {
-                sequence,
+                sequence: fragments.first().map_or(0, |f| f.0),
                 duration: segment.duration,
                 start_ms: segment.start_ms,
                 pdt: segment.program_date_time_ms,
                 independent: segment.independent,
+                msn: segment.msn,
+                gap: segment.gap,
                 runs,
+                fragments,
+                parts: segment.parts,
+                bytes: segment.bytes,
             })
         }
     }
@@ -197,11 +232,19 @@ struct Harness {
 
 impl Harness {
     fn new(target_secs: u64) -> Self {
-        let config = SegmenterConfig {
-            target_duration: Duration::from_secs(target_secs),
-        };
+        Self::with_config(SegmenterConfig::new(Duration::from_secs(target_secs)))
+    }
+
+    fn with_config(config: SegmenterConfig) -> Self {
         Self {
             segmenter: LiveSegmenter::with_muxer(config, FAKE),
+            outputs: Vec::new(),
+        }
+    }
+
+    fn follower(config: SegmenterConfig) -> Self {
+        Self {
+            segmenter: LiveSegmenter::follower_with_muxer(config, FAKE),
             outputs: Vec::new(),
         }
     }
@@ -237,6 +280,13 @@ impl Harness {
             .collect()
     }
 
+    fn parts(&self) -> Vec<&MediaPart> {
+        self.outputs
+            .iter()
+            .filter_map(|o| if let Out::Part(p) = o { Some(p) } else { None })
+            .collect()
+    }
+
     fn inits(&self) -> Vec<&str> {
         self.outputs
             .iter()
@@ -262,6 +312,12 @@ fn configs(video: bool, audio: bool) -> Vec<MediaEvent> {
     events
 }
 
+/// Parses and checks a rendered playlist; panics on any violation.
+fn validate(text: &str) -> ferrocast_hls::validate::PlaylistFacts {
+    ferrocast_hls::validate::validate_media_playlist(text)
+        .unwrap_or_else(|violations| panic!("{violations:?}\n{text}"))
+}
+
 /// Checks the invariants every output must satisfy.
 fn check_invariants(segments: &[&Seg], target_secs: f64) {
     let mut last_sequence = 0;
@@ -277,11 +333,10 @@ fn check_invariants(segments: &[&Seg], target_secs: f64) {
             .parse()
             .unwrap_or(f64::MAX);
         assert!(written.round() <= target_secs);
-        assert!(
-            segment.sequence > last_sequence,
-            "fragment sequence must increase"
-        );
-        last_sequence = segment.sequence;
+        for (sequence, _) in &segment.fragments {
+            assert!(*sequence > last_sequence, "fragment sequence must increase");
+            last_sequence = *sequence;
+        }
         if let Some(video) = segment.run(VIDEO_TRACK_ID) {
             assert_eq!(segment.independent, video.keys.starts_with('K'));
         }
@@ -296,4 +351,6 @@ fn check_invariants(segments: &[&Seg], target_secs: f64) {
 }
 
 mod cutting;
+mod follow;
+mod parts;
 mod tracks;

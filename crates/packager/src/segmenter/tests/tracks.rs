@@ -231,7 +231,7 @@ fn big_frames_force_a_cut_and_the_start_buffer_is_bounded() {
         .running
         .as_ref()
         .and_then(|r| r.segment.as_ref())
-        .map_or(0, |s| s.part.bytes);
+        .map_or(0, |s| s.bytes);
     assert!(open <= MAX_OPEN_SEGMENT_BYTES);
 }
 
