@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Chat benchmark: the Rust load generator (bench/chat-load) against the release binary.
 #
-#   bench/chat.sh [--reps N] [--quick]
+#   bench/chat.sh [--reps N] [--quick] [--only A|B|C]
 #
 # Scenarios (the load generator runs on the same machine):
 #   A. 10,000 connections in one room, 100 messages/s into it (1M deliveries/s);
@@ -12,11 +12,12 @@
 # resident memory per idle connection. --quick scales A and B down ten times and C to 10 s.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-REPS=1; QUICK=0
+REPS=1; QUICK=0; ONLY=ABC
 while [[ $# -gt 0 ]]; do
   case $1 in
     --reps) REPS=${2:?}; shift ;;
     --quick) QUICK=1 ;;
+    --only) ONLY=${2:?}; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -45,17 +46,23 @@ stop_server() { kill "$FC_PID" 2>/dev/null; wait "$FC_PID" 2>/dev/null || true; 
 trap 'stop_server 2>/dev/null || true' EXIT
 
 for i in $(seq "$REPS"); do
-  echo "== A. one room, many connections (run $i)" | tee -a "$OUT/summary.txt"
-  run_server "a$i" 1
-  "$LOAD" --server "$HTTP" --pid "$FC_PID" fanout --rooms 1 "${A[@]}" | tee -a "$OUT/summary.txt"
-  stop_server
-  echo "== B. many rooms (run $i)" | tee -a "$OUT/summary.txt"
-  run_server "b$i" "$(( QUICK == 1 ? 100 : 1000 ))"
-  "$LOAD" --server "$HTTP" --pid "$FC_PID" fanout "${B[@]}" | tee -a "$OUT/summary.txt"
-  stop_server
-  echo "== C. churn (run $i)" | tee -a "$OUT/summary.txt"
-  run_server "c$i" 1
-  "$LOAD" --server "$HTTP" --pid "$FC_PID" churn "${C[@]}" | tee -a "$OUT/summary.txt"
-  stop_server
+  if [[ $ONLY == *A* ]]; then
+    echo "== A. one room, many connections (run $i)" | tee -a "$OUT/summary.txt"
+    run_server "a$i" 1
+    "$LOAD" --server "$HTTP" --pid "$FC_PID" fanout --rooms 1 "${A[@]}" | tee -a "$OUT/summary.txt"
+    stop_server
+  fi
+  if [[ $ONLY == *B* ]]; then
+    echo "== B. many rooms (run $i)" | tee -a "$OUT/summary.txt"
+    run_server "b$i" "$(( QUICK == 1 ? 100 : 1000 ))"
+    "$LOAD" --server "$HTTP" --pid "$FC_PID" fanout "${B[@]}" | tee -a "$OUT/summary.txt"
+    stop_server
+  fi
+  if [[ $ONLY == *C* ]]; then
+    echo "== C. churn (run $i)" | tee -a "$OUT/summary.txt"
+    run_server "c$i" 1
+    "$LOAD" --server "$HTTP" --pid "$FC_PID" churn "${C[@]}" | tee -a "$OUT/summary.txt"
+    stop_server
+  fi
 done
 echo "# results in $OUT/summary.txt" >&2

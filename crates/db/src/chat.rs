@@ -45,6 +45,17 @@ pub struct ChatEventRow {
     pub hides: Hides,
 }
 
+/// One room's events for [`Store::chat_append`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatAppend {
+    /// The room's channel.
+    pub channel_id: i64,
+    /// Events in offset order.
+    pub rows: Vec<ChatEventRow>,
+    /// The room's slow mode after them.
+    pub slow_secs: u64,
+}
+
 impl Store {
     /// The room of `channel_id`, created with `epoch` if it has none yet.
     pub async fn chat_room(&self, channel_id: i64, epoch: &str) -> Result<ChatRoomRecord, DbError> {
@@ -60,16 +71,11 @@ impl Store {
         }
     }
 
-    /// Stores events (in one transaction), applies what they hide and advances the room's
-    /// last offset; `slow_secs` records the current slow mode.
-    pub async fn chat_append(
-        &self,
-        channel_id: i64,
-        events: &[ChatEventRow],
-        slow_secs: u64,
-    ) -> Result<(), DbError> {
+    /// Stores the events of one or more rooms in one transaction, applies what they hide and
+    /// advances each room's last offset and slow mode.
+    pub async fn chat_append(&self, batches: &[ChatAppend]) -> Result<(), DbError> {
         match self {
-            Store::Sqlite(s) => s.chat_append(channel_id, events, slow_secs).await,
+            Store::Sqlite(s) => s.chat_append(batches).await,
         }
     }
 

@@ -8,7 +8,7 @@ mod chat;
 mod sqlite;
 mod sqlite_chat;
 
-pub use chat::{ChatEventRow, ChatRoomRecord, Hides};
+pub use chat::{ChatAppend, ChatEventRow, ChatRoomRecord, Hides};
 pub use sqlite::SqliteStore;
 
 use serde::Serialize;

@@ -1,6 +1,6 @@
 //! SQLite implementation of the chat storage.
 
-use crate::chat::{ChatEventRow, ChatRoomRecord, Hides};
+use crate::chat::{ChatAppend, ChatRoomRecord, Hides};
 use crate::{DbError, SqliteStore};
 use sqlx::Row;
 
@@ -51,68 +51,11 @@ impl SqliteStore {
             .collect::<Result<_, _>>()?)
     }
 
-    pub(crate) async fn chat_append(
-        &self,
-        channel_id: i64,
-        events: &[ChatEventRow],
-        slow_secs: u64,
-    ) -> Result<(), DbError> {
+    pub(crate) async fn chat_append(&self, batches: &[ChatAppend]) -> Result<(), DbError> {
         let mut tx = self.pool.begin().await?;
-        let mut last = None;
-        for e in events {
-            sqlx::query(
-                "INSERT OR IGNORE INTO chat_events (channel_id, offset, id, kind, author, ts_ms, json) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(channel_id)
-            .bind(to_i64(e.offset))
-            .bind(&e.id)
-            .bind(&e.kind)
-            .bind(&e.author)
-            .bind(e.ts_ms)
-            .bind(&e.json)
-            .execute(&mut *tx)
-            .await?;
-            let hide = match &e.hides {
-                Hides::Nothing => None,
-                Hides::Message(id) => Some(
-                    sqlx::query(
-                        "UPDATE chat_events SET hidden = 1 WHERE channel_id = ? AND id = ?",
-                    )
-                    .bind(channel_id)
-                    .bind(id),
-                ),
-                Hides::Author(author) => Some(
-                    sqlx::query(
-                        "UPDATE chat_events SET hidden = 1 \
-                         WHERE channel_id = ? AND author = ? AND offset < ?",
-                    )
-                    .bind(channel_id)
-                    .bind(author)
-                    .bind(to_i64(e.offset)),
-                ),
-                Hides::All => Some(
-                    sqlx::query(
-                        "UPDATE chat_events SET hidden = 1 WHERE channel_id = ? AND offset < ?",
-                    )
-                    .bind(channel_id)
-                    .bind(to_i64(e.offset)),
-                ),
-            };
-            if let Some(q) = hide {
-                q.execute(&mut *tx).await?;
-            }
-            last = Some(e.offset);
+        for batch in batches {
+            append_one(&mut tx, batch).await?;
         }
-        sqlx::query(
-            "UPDATE chat_rooms SET last_offset = MAX(last_offset, ?), slow_secs = ? \
-             WHERE channel_id = ?",
-        )
-        .bind(to_i64(last.unwrap_or(0)))
-        .bind(to_i64(slow_secs))
-        .bind(channel_id)
-        .execute(&mut *tx)
-        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -240,10 +183,72 @@ impl SqliteStore {
     }
 }
 
+/// Stores one room's events in an open transaction.
+async fn append_one(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    batch: &ChatAppend,
+) -> Result<(), DbError> {
+    let channel_id = batch.channel_id;
+    let mut last = None;
+    for e in &batch.rows {
+        sqlx::query(
+                "INSERT OR IGNORE INTO chat_events (channel_id, offset, id, kind, author, ts_ms, json) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(channel_id)
+            .bind(to_i64(e.offset))
+            .bind(&e.id)
+            .bind(&e.kind)
+            .bind(&e.author)
+            .bind(e.ts_ms)
+            .bind(&e.json)
+            .execute(&mut **tx)
+            .await?;
+        let hide = match &e.hides {
+            Hides::Nothing => None,
+            Hides::Message(id) => Some(
+                sqlx::query("UPDATE chat_events SET hidden = 1 WHERE channel_id = ? AND id = ?")
+                    .bind(channel_id)
+                    .bind(id),
+            ),
+            Hides::Author(author) => Some(
+                sqlx::query(
+                    "UPDATE chat_events SET hidden = 1 \
+                         WHERE channel_id = ? AND author = ? AND offset < ?",
+                )
+                .bind(channel_id)
+                .bind(author)
+                .bind(to_i64(e.offset)),
+            ),
+            Hides::All => Some(
+                sqlx::query(
+                    "UPDATE chat_events SET hidden = 1 WHERE channel_id = ? AND offset < ?",
+                )
+                .bind(channel_id)
+                .bind(to_i64(e.offset)),
+            ),
+        };
+        if let Some(q) = hide {
+            q.execute(&mut **tx).await?;
+        }
+        last = Some(e.offset);
+    }
+    sqlx::query(
+        "UPDATE chat_rooms SET last_offset = MAX(last_offset, ?), slow_secs = ? \
+             WHERE channel_id = ?",
+    )
+    .bind(to_i64(last.unwrap_or(0)))
+    .bind(to_i64(batch.slow_secs))
+    .bind(channel_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use crate::sqlite::tests::store;
-    use crate::{ChatEventRow, Hides};
+    use crate::{ChatAppend, ChatEventRow, Hides};
 
     fn message(offset: u64, author: &str, ts_ms: i64) -> ChatEventRow {
         ChatEventRow {
@@ -285,7 +290,13 @@ mod tests {
             action(5, Hides::Message("e-2".into())),
             action(6, Hides::Author("alice".into())),
         ];
-        s.chat_append(c.id, &rows, 5).await.unwrap();
+        s.chat_append(&[ChatAppend {
+            channel_id: c.id,
+            rows,
+            slow_secs: 5,
+        }])
+        .await
+        .unwrap();
         let room = s.chat_room(c.id, "x").await.unwrap();
         assert_eq!((room.last_offset, room.slow_secs), (6, 5));
         assert_eq!(
@@ -293,17 +304,28 @@ mod tests {
             vec![r#"{"offset":4}"#]
         );
         assert_eq!(s.chat_recent(c.id, 2).await.unwrap().len(), 2);
-        s.chat_append(
-            c.id,
-            &[
-                message(7, "dan", 50),
-                action(8, Hides::All),
-                message(9, "eve", 60),
-            ],
-            0,
-        )
-        .await
-        .unwrap();
+        let rows = vec![
+            message(7, "dan", 50),
+            action(8, Hides::All),
+            message(9, "eve", 60),
+        ];
+        // Two rooms' batches share one transaction.
+        let other = s.create_channel("other", &[2; 32], 1).await.unwrap();
+        s.chat_room(other.id, "ep2").await.unwrap();
+        let appends = [
+            ChatAppend {
+                channel_id: c.id,
+                rows,
+                slow_secs: 0,
+            },
+            ChatAppend {
+                channel_id: other.id,
+                rows: vec![message(1, "zed", 70)],
+                slow_secs: 0,
+            },
+        ];
+        s.chat_append(&appends).await.unwrap();
+        assert_eq!(s.chat_room(other.id, "x").await.unwrap().last_offset, 1);
         assert_eq!(
             s.chat_history(c.id, None, 10).await.unwrap(),
             vec![r#"{"offset":9}"#]
@@ -312,6 +334,7 @@ mod tests {
         // Retention: by age, then by count per room; the offset counter is kept.
         assert_eq!(s.chat_prune(25, 1000).await.unwrap(), 2);
         assert_eq!(s.chat_prune(0, 2).await.unwrap(), 5);
+        assert_eq!(s.chat_recent(other.id, 10).await.unwrap().len(), 1);
         assert_eq!(s.chat_recent(c.id, 100).await.unwrap().len(), 2);
         assert_eq!(s.chat_room(c.id, "x").await.unwrap().last_offset, 9);
         std::fs::remove_dir_all(dir).ok();

@@ -67,6 +67,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         LiveConfig {
             segment_duration: config.segment_duration,
             window: config.window,
+            part_duration: config.part_duration,
             reconnect_grace: config.reconnect_grace,
             ended_retention: config.ended_retention,
         },
@@ -84,6 +85,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         shutdown_rx.clone(),
     );
     let playlist_cache_control = http::origin::playlist_cache_control(config.segment_duration);
+    let blocking_cache_control =
+        http::origin::blocking_playlist_cache_control(config.segment_duration);
     let state = AppState::new(Shared {
         config: Arc::new(config),
         db,
@@ -93,6 +96,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         metrics: Some(metrics),
         ready: AtomicBool::new(false),
         playlist_cache_control,
+        blocking_cache_control,
         http_port: http_addr.port(),
         rtmp_port: rtmp_addr.port(),
     });

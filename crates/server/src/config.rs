@@ -30,6 +30,10 @@ pub struct ServeArgs {
     /// Segments listed in each live playlist [default: 6].
     #[arg(long, env = "FERROCAST_WINDOW", value_name = "SEGMENTS")]
     pub window: Option<usize>,
+    /// Low-Latency HLS part duration, 200ms to 1s, e.g. "500ms"; "off" or 0 disables LL-HLS
+    /// (parts, blocking playlist reloads, delta updates) [default: 500ms].
+    #[arg(long, env = "FERROCAST_PART_DURATION", value_name = "DURATION", value_parser = parse_part_duration)]
+    pub part_duration: Option<PartDuration>,
     /// How long a dropped publisher may take to come back and continue the same playlist
     /// (after an EXT-X-DISCONTINUITY) before the playlist ends, e.g. "10s" [default: 10s].
     #[arg(long, env = "FERROCAST_RECONNECT_GRACE", value_name = "DURATION", value_parser = parse_duration)]
@@ -69,6 +73,20 @@ fn parse_duration(s: &str) -> Result<Duration, humantime::DurationError> {
     humantime::parse_duration(s)
 }
 
+/// A `--part-duration` value: a part length, or `None` for no Low-Latency HLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartDuration(Option<Duration>);
+
+/// Parses `--part-duration`: a humantime duration, or "off" / "0" (also "0s") to disable.
+fn parse_part_duration(s: &str) -> Result<PartDuration, humantime::DurationError> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("off") || s == "0" {
+        return Ok(PartDuration(None));
+    }
+    let d = humantime::parse_duration(s)?;
+    Ok(PartDuration((!d.is_zero()).then_some(d)))
+}
+
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -89,6 +107,8 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     segment_duration: Option<u32>,
     window: Option<usize>,
+    #[serde(default, deserialize_with = "opt_part_duration")]
+    part_duration: Option<PartDuration>,
     #[serde(default, with = "opt_duration")]
     reconnect_grace: Option<Duration>,
     #[serde(default, with = "opt_duration")]
@@ -120,6 +140,28 @@ mod opt_duration {
     }
 }
 
+/// `part_duration` in the file: a string as on the command line, or the number 0 (disabled).
+fn opt_part_duration<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<PartDuration>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Text(String),
+        Number(u64),
+    }
+    match Option::<Raw>::deserialize(d)? {
+        None => Ok(None),
+        Some(Raw::Number(0)) => Ok(Some(PartDuration(None))),
+        Some(Raw::Number(n)) => Err(serde::de::Error::custom(format!(
+            "part_duration {n} needs a unit, e.g. \"500ms\" (or \"off\")"
+        ))),
+        Some(Raw::Text(s)) => parse_part_duration(&s)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
+}
+
 /// The resolved configuration of a running server.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -133,6 +175,8 @@ pub struct Config {
     pub segment_duration: Duration,
     /// Segments per playlist.
     pub window: usize,
+    /// Low-Latency HLS part duration; `None`: regular-latency HLS only.
+    pub part_duration: Option<Duration>,
     /// Reconnect grace period.
     pub reconnect_grace: Duration,
     /// Post-SIGTERM serving time.
@@ -159,6 +203,12 @@ pub struct Config {
 const MAX_SEGMENT_SECONDS: u32 = 10;
 /// Longest window: it bounds memory per channel.
 const MAX_WINDOW: usize = 30;
+/// Shortest part: below this the request and playlist-update rate costs more than it saves.
+const MIN_PART: Duration = Duration::from_millis(200);
+/// Longest part: beyond this parts no longer lower latency much below regular HLS.
+const MAX_PART: Duration = Duration::from_secs(1);
+/// Default part duration: a quarter of the default 2 s segment.
+const DEFAULT_PART: Duration = Duration::from_millis(500);
 
 impl Config {
     /// Resolves flags/env over the config file over defaults, and validates the result.
@@ -174,6 +224,19 @@ impl Config {
         let window = args.window.or(file.window).unwrap_or(6);
         if !(3..=MAX_WINDOW).contains(&window) {
             bail!("window must be 3 to {MAX_WINDOW} segments, got {window}");
+        }
+        let part_duration = args
+            .part_duration
+            .or(file.part_duration)
+            .unwrap_or(PartDuration(Some(DEFAULT_PART)))
+            .0;
+        if let Some(part) = part_duration {
+            if !(MIN_PART..=MAX_PART).contains(&part) {
+                bail!(
+                    "part duration must be 200ms to 1s (or \"off\"), got {}",
+                    humantime::format_duration(part)
+                );
+            }
         }
         let max_per_ip = args
             .max_connections_per_ip
@@ -216,6 +279,7 @@ impl Config {
                 .unwrap_or_else(|| PathBuf::from("ferrocast-data")),
             segment_duration: Duration::from_secs(segment_seconds.into()),
             window,
+            part_duration,
             reconnect_grace: args
                 .reconnect_grace
                 .or(file.reconnect_grace)
@@ -287,6 +351,55 @@ mod tests {
             ..ServeArgs::default()
         };
         assert!(Config::resolve(&args).is_err());
+    }
+
+    #[test]
+    fn part_duration_defaults_parses_and_turns_off() {
+        let resolve = |part: Option<&str>| {
+            let args = ServeArgs {
+                part_duration: part.map(|p| parse_part_duration(p).unwrap()),
+                ..ServeArgs::default()
+            };
+            Config::resolve(&args).map(|c| c.part_duration)
+        };
+        assert_eq!(resolve(None).unwrap(), Some(Duration::from_millis(500)));
+        assert_eq!(
+            resolve(Some("250ms")).unwrap(),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(resolve(Some("1s")).unwrap(), Some(Duration::from_secs(1)));
+        for off in ["off", "OFF", "0", "0s", "0ms"] {
+            assert_eq!(resolve(Some(off)).unwrap(), None, "{off}");
+        }
+        for bad in ["100ms", "199ms", "1001ms", "2s"] {
+            assert!(resolve(Some(bad)).is_err(), "{bad}");
+        }
+        assert!(parse_part_duration("fast").is_err());
+        assert!(parse_part_duration("500").is_err());
+    }
+
+    #[test]
+    fn part_duration_from_the_file() {
+        let dir = std::env::temp_dir().join(format!("ferrocast-cfg3-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let resolve = |text: &str| {
+            let path = dir.join("part.toml");
+            std::fs::write(&path, text).unwrap();
+            Config::resolve(&ServeArgs {
+                config: Some(path),
+                ..ServeArgs::default()
+            })
+            .map(|c| c.part_duration)
+        };
+        assert_eq!(
+            resolve("part_duration = \"300ms\"\n").unwrap(),
+            Some(Duration::from_millis(300))
+        );
+        assert_eq!(resolve("part_duration = \"off\"\n").unwrap(), None);
+        assert_eq!(resolve("part_duration = 0\n").unwrap(), None);
+        assert!(resolve("part_duration = 500\n").is_err());
+        assert!(resolve("part_duration = \"5s\"\n").is_err());
+        std::fs::remove_dir_all(dir).ok();
     }
 
     #[test]

@@ -39,6 +39,18 @@ pub const SEGMENTS: &str = "ferrocast_segments_total";
 pub const SEGMENT_BYTES: &str = "ferrocast_segment_bytes_total";
 /// Segment durations, by channel.
 pub const SEGMENT_DURATION: &str = "ferrocast_segment_duration_seconds";
+/// Low-Latency HLS parts produced, by channel.
+pub const PARTS: &str = "ferrocast_parts_total";
+/// Time from the arrival of a part's last frame at the packager to the part being served, by
+/// channel. The last frame is the one received before the frame whose arrival closed the part,
+/// so this includes the wait for that closing frame (about one frame interval).
+pub const PART_LATENCY: &str = "ferrocast_part_publish_latency_seconds";
+/// Blocking LL-HLS requests (`_HLS_msn` playlist reloads, preload-hinted parts) waiting now, by
+/// kind (`playlist`, `part`).
+pub const HLS_BLOCKED: &str = "ferrocast_hls_blocked_requests";
+/// Blocking LL-HLS requests refused (400: malformed or too far ahead) or given up on (503: not
+/// ready within three target durations), by kind and code.
+pub const HLS_BLOCKING_ERRORS: &str = "ferrocast_hls_blocking_errors_total";
 /// Inputs the packager refused, by channel.
 pub const PACKAGER_ERRORS: &str = "ferrocast_packager_errors_total";
 /// Hub events the packager missed by falling behind, by channel.
@@ -90,6 +102,10 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
         .set_buckets_for_metric(
             Matcher::Full(CHAT_DELIVERY_SECONDS.to_owned()),
             &[0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5],
+        )?
+        .set_buckets_for_metric(
+            Matcher::Full(PART_LATENCY.to_owned()),
+            &[0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0],
         )?
         .set_buckets_for_metric(
             Matcher::Full(SEGMENT_DURATION.to_owned()),

@@ -48,6 +48,8 @@ pub struct Shared {
     pub ready: AtomicBool,
     /// `Cache-Control` of live playlists, derived from the segment duration once.
     pub playlist_cache_control: HeaderValue,
+    /// `Cache-Control` of playlists answering a blocking reload (`_HLS_msn`) once it was reached.
+    pub blocking_cache_control: HeaderValue,
     /// The bound HTTP port (for URLs).
     pub http_port: u16,
     /// The bound RTMP port (for URLs).

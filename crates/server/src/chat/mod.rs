@@ -13,7 +13,7 @@ pub mod upgrade;
 use crate::metrics;
 use broker::{Broker, InProcessBroker};
 use ferrocast_chat::{BanSeed, Reason, Refusal, Role, Room, RoomConfig, RoomSeed};
-use ferrocast_db::{ChatEventRow, Store};
+use ferrocast_db::{ChatAppend, ChatEventRow, Store};
 use rand::distr::{Alphanumeric, SampleString};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -369,32 +369,52 @@ fn parse_ips(ips: &str) -> Vec<IpAddr> {
         .collect()
 }
 
+/// Jobs taken from the queue at once: the events of many rooms share one transaction.
+const PERSIST_BATCH: usize = 256;
+
 async fn persist_loop(db: Store, mut jobs: mpsc::Receiver<PersistJob>) {
-    while let Some(job) = jobs.recv().await {
-        let result = match job {
-            PersistJob::Events {
-                channel_id,
-                rows,
-                slow_secs,
-            } => db.chat_append(channel_id, &rows, slow_secs).await,
-            PersistJob::Ban {
-                channel_id,
-                identity,
-                ips,
-                now_ms,
-            } => {
-                db.chat_set_ban(channel_id, &identity, ips.as_deref(), now_ms)
-                    .await
+    let mut taken = Vec::with_capacity(PERSIST_BATCH);
+    while jobs.recv_many(&mut taken, PERSIST_BATCH).await > 0 {
+        let mut events = Vec::new();
+        let mut barriers = Vec::new();
+        for job in taken.drain(..) {
+            match job {
+                PersistJob::Events {
+                    channel_id,
+                    rows,
+                    slow_secs,
+                } => events.push(ChatAppend {
+                    channel_id,
+                    rows,
+                    slow_secs,
+                }),
+                PersistJob::Ban {
+                    channel_id,
+                    identity,
+                    ips,
+                    now_ms,
+                } => {
+                    let stored = db
+                        .chat_set_ban(channel_id, &identity, ips.as_deref(), now_ms)
+                        .await;
+                    report(stored);
+                }
+                PersistJob::Barrier(done) => barriers.push(done),
             }
-            PersistJob::Barrier(done) => {
-                let _ = done.send(());
-                Ok(())
-            }
-        };
-        if let Err(error) = result {
-            ::metrics::counter!(metrics::CHAT_PERSIST_ERRORS, "kind" => "database").increment(1);
-            tracing::warn!(%error, "storing chat events failed");
         }
+        if !events.is_empty() {
+            report(db.chat_append(&events).await);
+        }
+        for done in barriers {
+            let _ = done.send(());
+        }
+    }
+}
+
+fn report(stored: Result<(), ferrocast_db::DbError>) {
+    if let Err(error) = stored {
+        ::metrics::counter!(metrics::CHAT_PERSIST_ERRORS, "kind" => "database").increment(1);
+        tracing::warn!(%error, "storing chat events failed");
     }
 }
 

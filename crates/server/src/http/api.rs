@@ -81,6 +81,16 @@ pub fn validate_name(name: &str) -> Result<(), AppError> {
     ))
 }
 
+/// The `Authorization: Bearer` credential of a request, trimmed.
+pub fn bearer(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
 /// Proof that the request carries the admin token. Listed first among a handler's extractors,
 /// so an unauthenticated request is refused before anything else about it is looked at.
 struct Admin;
@@ -89,13 +99,8 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let given = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(AppError::unauthorized)?;
-        if auth::secrets_equal(given.trim().as_bytes(), state.admin_token.as_bytes()) {
+        let given = bearer(parts).ok_or_else(AppError::unauthorized)?;
+        if auth::secrets_equal(given.as_bytes(), state.admin_token.as_bytes()) {
             Ok(Admin)
         } else {
             Err(AppError::unauthorized())

@@ -4,7 +4,7 @@
 //! Channel-scoped operations accept the admin token or the channel's own stream key (the streamer
 //! has no account yet; whoever holds the key runs the channel).
 
-use super::api::{ChannelName, CHANNEL_PATH_PARAM};
+use super::api::{bearer, ChannelName, CHANNEL_PATH_PARAM};
 use super::error::AppError;
 use crate::auth;
 use crate::chat::{now_ms, upgrade, Chat, OpenError};
@@ -68,14 +68,7 @@ impl FromRequestParts<AppState> for ChannelOwner {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let given = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or_else(AppError::unauthorized)?
-            .to_owned();
+        let given = bearer(parts).ok_or_else(AppError::unauthorized)?.to_owned();
         let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
             .await
             .map_err(|_| AppError::not_found("channel"))?;

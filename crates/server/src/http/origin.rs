@@ -1,14 +1,18 @@
-//! The HLS origin: playlists and CMAF segments from memory, with the headers a CDN needs.
+//! The HLS origin: playlists, CMAF segments and Low-Latency HLS parts from memory, with the
+//! headers a CDN needs.
 //!
 //! Request paths are parsed into numbers and looked up in the in-memory ring; nothing from a
-//! request ever becomes a file path.
+//! request ever becomes a file path. Blocking requests (`_HLS_msn`, preload-hinted parts) are in
+//! [`blocking`].
+
+mod blocking;
 
 use super::chain_body::ChainBody;
 use super::error::AppError;
 use crate::live::{CachedPlaylist, Output};
 use crate::state::AppState;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -54,7 +58,16 @@ pub fn playlist_cache_control(segment_duration: std::time::Duration) -> HeaderVa
         .unwrap_or(HeaderValue::from_static("no-cache"))
 }
 
-fn playlist_response(state: &AppState, headers: &HeaderMap, p: CachedPlaylist) -> Response {
+/// Playlists answering a blocking reload may be cached for three target durations, as long as such
+/// a request may wait: the URL names a position, and a playlist that reached it stays a correct
+/// answer for it, so a CDN can collapse the requests of every viewer waiting for that position.
+pub fn blocking_playlist_cache_control(segment_duration: std::time::Duration) -> HeaderValue {
+    let secs = (segment_duration.as_secs() * 3).max(1);
+    HeaderValue::from_str(&format!("public, max-age={secs}"))
+        .unwrap_or(HeaderValue::from_static("no-cache"))
+}
+
+fn playlist_response(headers: &HeaderMap, p: CachedPlaylist, cache: &HeaderValue) -> Response {
     let mut res = if if_none_match(headers, p.etag.to_str().unwrap_or_default()) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
@@ -66,7 +79,7 @@ fn playlist_response(state: &AppState, headers: &HeaderMap, p: CachedPlaylist) -
         r
     };
     let h = res.headers_mut();
-    h.insert(header::CACHE_CONTROL, state.playlist_cache_control.clone());
+    h.insert(header::CACHE_CONTROL, cache.clone());
     h.insert(header::ETAG, p.etag);
     res
 }
@@ -92,33 +105,77 @@ async fn master(
     let p = out
         .master_playlist()
         .ok_or_else(|| AppError::not_found("live channel"))?;
-    Ok(playlist_response(&state, &headers, p))
+    Ok(playlist_response(
+        &headers,
+        p,
+        &state.playlist_cache_control,
+    ))
 }
 
+/// A media playlist. On a Low-Latency rendition the delivery directives apply: `_HLS_msn` (and
+/// `_HLS_part`) hold the request until the playlist reaches that position, `_HLS_skip` asks
+/// for the delta update. A regular-latency playlist advertises neither, so they are ignored.
 async fn media_playlist(
     State(state): State<AppState>,
     Path((name, rendition)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let out = output_of(&state, &name)?;
-    let p = out
-        .media_playlist(&rendition)
-        .ok_or_else(|| AppError::not_found("rendition"))?;
-    Ok(playlist_response(&state, &headers, p))
+    let rendition_missing = || AppError::not_found("rendition");
+    let Some(limits) = out.blocking_limits(&rendition) else {
+        let p = out
+            .media_playlist(&rendition)
+            .ok_or_else(rendition_missing)?;
+        return Ok(playlist_response(
+            &headers,
+            p,
+            &state.playlist_cache_control,
+        ));
+    };
+    let directives =
+        blocking::Directives::parse(query.as_deref()).map_err(|e| blocking::malformed(&e))?;
+    let mut cache = &state.playlist_cache_control;
+    if let Some(msn) = directives.msn {
+        let position = out
+            .watch_position(&rendition)
+            .ok_or_else(rendition_missing)?;
+        let decision = blocking::wait_playlist(position, msn, directives.part, limits).await?;
+        // An ended playlist was answered without waiting: it is the plain playlist.
+        if decision == blocking::Decision::Ready {
+            cache = &state.blocking_cache_control;
+        }
+    }
+    let p = if directives.skip {
+        out.delta_playlist(&rendition)
+    } else {
+        out.media_playlist(&rendition)
+    };
+    Ok(playlist_response(
+        &headers,
+        p.ok_or_else(rendition_missing)?,
+        cache,
+    ))
 }
 
 /// What a segment-route file name names.
 #[derive(Debug, PartialEq, Eq)]
 enum SegmentFile {
+    /// `M.m4s`
     Media(u64),
+    /// `M.P.m4s`: part P of segment M.
+    Part(u64, u64),
+    /// `init-K.mp4`
     Init(u32),
 }
 
 fn parse_file(file: &str) -> Option<SegmentFile> {
     if let Some(n) = file.strip_suffix(".m4s") {
-        return digits(n)
-            .and_then(|n| n.parse().ok())
-            .map(SegmentFile::Media);
+        let number = |n: &str| digits(n).and_then(|n| n.parse().ok());
+        return match n.split_once('.') {
+            Some((msn, part)) => Some(SegmentFile::Part(number(msn)?, number(part)?)),
+            None => number(n).map(SegmentFile::Media),
+        };
     }
     let n = file.strip_prefix("init-")?.strip_suffix(".mp4")?;
     digits(n)
@@ -145,6 +202,19 @@ async fn segment(
             SEGMENT_TYPE,
             format!("\"{sid}-{rendition}-{msn}\""),
         ),
+        Some(SegmentFile::Part(msn, index)) => {
+            let mut bytes = out.part(&rendition, msn, index);
+            if bytes.is_none() {
+                if let Some(limits) = out.blocking_limits(&rendition) {
+                    bytes = blocking::wait_part(&out, &rendition, msn, index, limits).await?;
+                }
+            }
+            (
+                bytes,
+                SEGMENT_TYPE,
+                format!("\"{sid}-{rendition}-{msn}.{index}\""),
+            )
+        }
         Some(SegmentFile::Init(id)) => (
             out.init(&rendition, id).map(ByteChain::from),
             INIT_TYPE,
@@ -227,7 +297,13 @@ mod tests {
     fn file_names_parse_to_numbers_only() {
         assert_eq!(parse_file("12.m4s"), Some(SegmentFile::Media(12)));
         assert_eq!(parse_file("init-3.mp4"), Some(SegmentFile::Init(3)));
+        assert_eq!(parse_file("12.3.m4s"), Some(SegmentFile::Part(12, 3)));
         for bad in [
+            "1..m4s",
+            ".1.m4s",
+            "1.2.3.m4s",
+            "1.-2.m4s",
+            "1.99999999999999999999999.m4s",
             "../x.m4s",
             ".m4s",
             "-1.m4s",

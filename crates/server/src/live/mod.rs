@@ -7,7 +7,7 @@
 mod output;
 mod packager;
 
-pub use output::{CachedPlaylist, Output};
+pub use output::{BlockingLimits, CachedPlaylist, Output, Position};
 
 use crate::metrics as m;
 use ferrocast_hub::Hub;
@@ -26,6 +26,8 @@ pub struct LiveConfig {
     pub segment_duration: Duration,
     /// Segments listed per playlist.
     pub window: usize,
+    /// Low-Latency HLS part duration (`None`: no parts, no blocking reloads, no delta updates).
+    pub part_duration: Option<Duration>,
     /// How long a dropped publisher may take to come back.
     pub reconnect_grace: Duration,
     /// How long an ended broadcast stays served before its memory is freed.
@@ -323,6 +325,7 @@ mod tests {
             LiveConfig {
                 segment_duration: Duration::from_secs(2),
                 window: 6,
+                part_duration: Some(Duration::from_millis(500)),
                 reconnect_grace: Duration::from_secs(10),
                 ended_retention: Duration::from_millis(100),
             },

@@ -8,7 +8,9 @@ use super::{LiveChannel, LiveConfig, Output};
 use crate::metrics as m;
 use ferrocast_hub::{HubEvent, Recv, Subscriber};
 use ferrocast_media::{MediaEvent, TrackKind};
-use ferrocast_packager::{LiveSegmenter, SegmenterConfig, SegmenterOutput, WindowConfig};
+use ferrocast_packager::{
+    LiveSegmenter, LowLatencyConfig, SegmenterConfig, SegmenterOutput, WindowConfig,
+};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
@@ -65,24 +67,38 @@ pub(super) async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let sid = new_sid();
+    // A segmenter that continues the window at `first_msn` (a reconnect keeps the numbering).
+    let new_segmenter = |first_msn: u64| {
+        LiveSegmenter::new(SegmenterConfig {
+            part_target: config.part_duration,
+            first_msn,
+            ..SegmenterConfig::new(config.segment_duration)
+        })
+    };
+    let mut segmenter = new_segmenter(0);
+    let part_target = segmenter.declared_part_target();
     let output = Arc::new(Output::new(
         sid.clone(),
         WindowConfig {
             target_duration: config.segment_duration,
             window: config.window,
             uri_prefix: format!("{sid}/"),
-            low_latency: None,
+            low_latency: part_target.map(LowLatencyConfig::new),
         },
     ));
     channel.set_output(output.clone());
     let name = channel.name.clone();
-    info!(channel = %name, sid = %sid, "broadcast started");
-    let segments = metrics::counter!(m::SEGMENTS, "channel" => name.clone());
-    let segment_bytes = metrics::counter!(m::SEGMENT_BYTES, "channel" => name.clone());
-    let new_segmenter = || LiveSegmenter::new(SegmenterConfig::new(config.segment_duration));
-    let mut segmenter = new_segmenter();
+    info!(
+        channel = %name,
+        sid = %sid,
+        part_target_ms = part_target.map(|p| p.as_millis() as u64),
+        "broadcast started"
+    );
+    let sink = Sink::new(&output, &name, part_target.is_some());
     let mut frame_rate = FrameRate::default();
     let mut sessions_seen = 0u64;
+    // Arrival of the last frame handled: the last frame of any part the next frame closes.
+    let mut last_frame_at: Option<Instant> = None;
     // When set, the broadcast ends at this instant unless a publisher claims the channel.
     let mut end_at: Option<Instant> = None;
     let mut shutdown_seen = false;
@@ -97,11 +113,13 @@ pub(super) async fn run(
                     if sessions_seen > 1 {
                         info!(channel = %name, session, "publisher resumed; discontinuity");
                         output.mark_discontinuity();
-                        segmenter = new_segmenter();
+                        segmenter = new_segmenter(output.next_msn());
                         frame_rate = FrameRate::default();
+                        last_frame_at = None;
                     }
                 }
                 Recv::Event(HubEvent::Media(event)) => {
+                    let arrived = Instant::now();
                     if let MediaEvent::Frame(f) = &event {
                         if f.kind == TrackKind::Video {
                             if let Some(fps) = frame_rate.observe(f.dts) {
@@ -114,11 +132,14 @@ pub(super) async fn run(
                         warn!(channel = %name, error = %e, "packager dropped input");
                         metrics::counter!(m::PACKAGER_ERRORS, "channel" => name.clone()).increment(1);
                     }
-                    drain(&mut segmenter, &output, &name, &segments, &segment_bytes);
+                    sink.drain(&mut segmenter, last_frame_at);
+                    if matches!(event, MediaEvent::Frame(_)) {
+                        last_frame_at = Some(arrived);
+                    }
                 }
                 Recv::Event(HubEvent::Ended { session, clean }) => {
                     segmenter.finish(unix_ms());
-                    drain(&mut segmenter, &output, &name, &segments, &segment_bytes);
+                    sink.drain(&mut segmenter, last_frame_at);
                     let grace = if clean || *shutdown.borrow() { Duration::ZERO } else { config.reconnect_grace };
                     info!(channel = %name, session, clean, grace_ms = grace.as_millis() as u64, "publisher gone");
                     end_at = Some(Instant::now() + grace);
@@ -127,9 +148,10 @@ pub(super) async fn run(
                     warn!(channel = %name, dropped = n, "packager fell behind the hub; discontinuity");
                     metrics::counter!(m::PACKAGER_LAGGED, "channel" => name.clone()).increment(n);
                     segmenter.finish(unix_ms());
-                    drain(&mut segmenter, &output, &name, &segments, &segment_bytes);
+                    sink.drain(&mut segmenter, last_frame_at);
                     output.mark_discontinuity();
-                    segmenter = new_segmenter();
+                    segmenter = new_segmenter(output.next_msn());
+                    last_frame_at = None;
                 }
                 Recv::Closed => end_at = Some(Instant::now()),
             },
@@ -172,37 +194,93 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-fn drain(
-    segmenter: &mut LiveSegmenter,
-    output: &Output,
-    name: &str,
-    segments: &metrics::Counter,
-    segment_bytes: &metrics::Counter,
-) {
-    while let Some(out) = segmenter.poll_output() {
-        match out {
-            SegmenterOutput::Init(init) => {
-                info!(
-                    channel = %name,
-                    video = init.video.as_ref().map(|v| v.codec_string.as_str()),
-                    audio = init.audio.as_ref().map(|a| a.codec_string.as_str()),
-                    width = init.video.as_ref().map(|v| v.width),
-                    height = init.video.as_ref().map(|v| v.height),
-                    "new init segment"
-                );
-                output.push_init(init);
-            }
-            // Only emitted with `SegmenterConfig::part_target`, which is not set here.
-            SegmenterOutput::Part(_) => {}
-            SegmenterOutput::Segment(seg) => {
-                let (bytes, duration, independent) =
-                    (seg.bytes.len(), seg.duration, seg.independent);
-                let msn = output.push_segment(seg);
-                segments.increment(1);
-                segment_bytes.increment(bytes as u64);
-                metrics::histogram!(m::SEGMENT_DURATION, "channel" => name.to_owned())
-                    .record(duration);
-                tracing::debug!(channel = %name, msn, bytes, duration, independent, "segment");
+/// Where the segmenter's outputs go: the window, the metrics and the logs.
+struct Sink<'a> {
+    output: &'a Output,
+    name: &'a str,
+    low_latency: bool,
+    segments: metrics::Counter,
+    segment_bytes: metrics::Counter,
+    segment_duration: metrics::Histogram,
+    parts: metrics::Counter,
+    part_latency: metrics::Histogram,
+}
+
+impl<'a> Sink<'a> {
+    fn new(output: &'a Output, name: &'a str, low_latency: bool) -> Self {
+        let channel = name.to_owned();
+        Self {
+            output,
+            name,
+            low_latency,
+            segments: metrics::counter!(m::SEGMENTS, "channel" => channel.clone()),
+            segment_bytes: metrics::counter!(m::SEGMENT_BYTES, "channel" => channel.clone()),
+            segment_duration: metrics::histogram!(m::SEGMENT_DURATION, "channel" => channel.clone()),
+            parts: metrics::counter!(m::PARTS, "channel" => channel.clone()),
+            part_latency: metrics::histogram!(m::PART_LATENCY, "channel" => channel),
+        }
+    }
+
+    /// Pushes every pending output into the window; `last_frame_at` is when the last frame of a
+    /// part closed now arrived. The window tells blocked requests about each change itself.
+    fn drain(&self, segmenter: &mut LiveSegmenter, last_frame_at: Option<Instant>) {
+        let name = self.name;
+        while let Some(out) = segmenter.poll_output() {
+            match out {
+                SegmenterOutput::Init(init) => {
+                    info!(
+                        channel = %name,
+                        video = init.video.as_ref().map(|v| v.codec_string.as_str()),
+                        audio = init.audio.as_ref().map(|a| a.codec_string.as_str()),
+                        width = init.video.as_ref().map(|v| v.width),
+                        height = init.video.as_ref().map(|v| v.height),
+                        "new init segment"
+                    );
+                    self.output.push_init(init);
+                }
+                SegmenterOutput::Part(part) => {
+                    let (msn, index, bytes, duration, last) = (
+                        part.msn,
+                        part.index,
+                        part.bytes.len(),
+                        part.duration,
+                        part.last_in_segment,
+                    );
+                    let listed = self.output.push_part(part);
+                    self.parts.increment(1);
+                    // A segment's last part is served with its segment, pushed right after; its
+                    // latency is recorded there.
+                    if listed && !last {
+                        if let Some(at) = last_frame_at {
+                            self.part_latency.record(at.elapsed().as_secs_f64());
+                        }
+                    }
+                    tracing::trace!(channel = %name, msn, index, bytes, duration, listed, "part");
+                }
+                SegmenterOutput::Segment(seg) => {
+                    let (bytes, duration, independent, parts) = (
+                        seg.bytes.len(),
+                        seg.duration,
+                        seg.independent,
+                        seg.parts.len(),
+                    );
+                    let msn = if self.low_latency {
+                        let Some(msn) = self.output.push_segment_at(seg.msn, seg) else {
+                            warn!(channel = %name, "segment number already taken; dropped");
+                            continue;
+                        };
+                        if let Some(at) = last_frame_at {
+                            self.part_latency.record(at.elapsed().as_secs_f64());
+                        }
+                        msn
+                    } else {
+                        self.output.push_segment(seg)
+                    };
+                    self.segments.increment(1);
+                    self.segment_bytes.increment(bytes as u64);
+                    self.segment_duration.record(duration);
+                    tracing::debug!(channel = %name, msn, bytes, duration, independent, parts, "segment");
+                }
             }
         }
     }

@@ -6,6 +6,7 @@ mod api;
 mod chat;
 mod chat_client;
 mod harness;
+mod lowlatency;
 mod playback;
 mod publish;
 mod resilience;
