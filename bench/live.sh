@@ -49,7 +49,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$FC" serve --http "$FC_HTTP" --rtmp "$FC_RTMP" --data-dir "$DATA" --log-format json 2> "$OUT/ferrocast.log" &
+# Like for like: nginx-rtmp serves plain HLS, so Ferrocast runs without LL-HLS parts here
+# (FERROCAST_PART_DURATION=500ms measures the default instead).
+"$FC" serve --http "$FC_HTTP" --rtmp "$FC_RTMP" --data-dir "$DATA" --log-format json \
+  --part-duration "${FERROCAST_PART_DURATION:-off}" 2> "$OUT/ferrocast.log" &
 FC_PID=$!
 for _ in $(seq 100); do curl -sf "http://$FC_HTTP/readyz" >/dev/null && break; sleep 0.1; done
 channel_key() { "$FC" channel --url "http://$FC_HTTP" --data-dir "$DATA" create "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["stream_key"])'; }

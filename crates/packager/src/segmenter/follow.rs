@@ -363,11 +363,24 @@ impl LiveSegmenter {
         if self.follow.is_some() {
             return;
         }
-        let Some(segment) = self.running.as_ref().and_then(|r| r.segment.as_ref()) else {
+        let Some(running) = self.running.as_ref() else {
             return;
         };
+        let Some(segment) = running.segment.as_ref() else {
+            return;
+        };
+        // A part split before an overlong frame (see `split_overlong`) starts at that earlier
+        // frame, which is already in the open part.
+        let (at_pts_ms, media_ms, independent) = match segment.part.video.first() {
+            Some(first) if !opened && first.dts < media_ms => (
+                first.dts - running.shift_ms + i64::from(first.cts),
+                first.dts,
+                first.keyframe,
+            ),
+            _ => (pts_in, media_ms, independent),
+        };
         let boundary = Boundary {
-            at_pts_ms: pts_in,
+            at_pts_ms,
             msn: segment.msn,
             part: segment.part_index(),
             kind: BoundaryKind::of(opened),

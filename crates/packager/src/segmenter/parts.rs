@@ -114,7 +114,10 @@ impl LiveSegmenter {
             return Ok(());
         };
         let result = self.close_part(&mut segment, Some(end_ms), false);
-        segment.part_start_ms = end_ms;
+        // A split part left its last frame open as the start of the next one.
+        if segment.part.video.is_empty() && segment.part.audio.is_empty() {
+            segment.part_start_ms = end_ms;
+        }
         if let Some(running) = self.running.as_mut() {
             running.segment = Some(segment);
         }
@@ -173,6 +176,19 @@ impl LiveSegmenter {
         end_ms: Option<i64>,
         last_in_segment: bool,
     ) -> Result<(), PackagerError> {
+        if let Some(tail) = self.split_overlong(segment, end_ms) {
+            // The part without its last frame (see `split_overlong`). That frame then opens the
+            // next part, or, at a segment cut, is the segment's short last part.
+            let head_end = tail.video.first().map(|v| v.dts);
+            let head = self.close_part(segment, head_end, false);
+            segment.part_start_ms = head_end.unwrap_or(segment.part_start_ms);
+            segment.part = tail;
+            if !last_in_segment {
+                return head;
+            }
+            let rest = self.close_part(segment, end_ms, true);
+            return head.and(rest);
+        }
         let part = std::mem::take(&mut segment.part);
         let start_ms = segment.part_start_ms;
         let Some(running) = self.running.as_ref() else {
@@ -289,6 +305,40 @@ impl LiveSegmenter {
             last_in_segment,
         );
         Ok(())
+    }
+
+    /// A part whose last video frame would make it exceed PART-TARGET (a forward jump in the
+    /// timestamps, e.g. a looped input, stretches the frame before it) is split before that frame:
+    /// its time is kept (decode timelines stay continuous) but it goes into a short part of its
+    /// own. Returns the tail (that frame and the audio from its time on), leaving the head in
+    /// `segment.part`; `None` when the part fits or cannot be split.
+    fn split_overlong(&self, segment: &mut OpenSegment, end_ms: Option<i64>) -> Option<Part> {
+        let timing = self.parts.as_ref()?;
+        let running = self.running.as_ref()?;
+        let video = running.video.as_ref()?;
+        let part = &mut segment.part;
+        let last = part.video.last()?;
+        let end = end_ms.unwrap_or(last.dts + video.last_interval);
+        if part.video.len() < 2 || end - segment.part_start_ms <= timing.declared_ms {
+            return None;
+        }
+        let cut = last.dts;
+        let tail_video = part.video.split_off(part.video.len() - 1);
+        let audio_cut = running.audio.as_ref().map_or(part.audio.len(), |audio| {
+            part.audio
+                .iter()
+                .position(|a| running.origin_ms + audio.samples_to_ms(a.decode) >= cut)
+                .unwrap_or(part.audio.len())
+        });
+        let tail_audio = part.audio.split_off(audio_cut);
+        let tail_bytes = tail_video.iter().map(|v| v.data.len()).sum::<usize>()
+            + tail_audio.iter().map(|a| a.data.len()).sum::<usize>();
+        part.bytes = part.bytes.saturating_sub(tail_bytes);
+        Some(Part {
+            video: tail_video,
+            audio: tail_audio,
+            bytes: tail_bytes,
+        })
     }
 
     /// Records a closed part in its segment and emits it when parts are enabled.

@@ -331,3 +331,29 @@ fn window_playlists_stay_valid_while_parts_arrive() {
     assert_eq!(joined, segment.to_bytes().to_vec());
     assert!(w.part(msn - 1, 4).is_none());
 }
+
+#[test]
+fn forward_timestamp_jumps_never_stretch_a_part_beyond_part_target() {
+    // A looped input restarts with its video a little after its audio: the video timestamps jump
+    // forward by 11 or 40 ms just before keyframes and inside parts. The frame before a jump lasts
+    // longer; it must not carry its part over PART-TARGET.
+    for jump in [11, 40] {
+        let mut h = Harness::with_config(ll_config(2, 500));
+        h.feed(&configs(true, true));
+        let mut frames = Vec::new();
+        let mut shift = 0;
+        for (i, event) in video_frames(1000, 12, 60).into_iter().enumerate() {
+            // Jumps just before every other keyframe and in the middle of a part.
+            if i % 120 == 59 || i % 120 == 7 + 60 {
+                shift += jump;
+            }
+            let dts = event_dts(&event) + shift;
+            frames.push(video(dts, i % 60 == 0));
+        }
+        h.feed(&interleave(frames, audio_frames(1000, 12)));
+        h.finish();
+        let segments = h.segments();
+        check_fragment_continuity(&segments);
+        assert!(check_parts(&h.outputs, 0.504) > 0, "jump {jump}");
+    }
+}
