@@ -301,49 +301,7 @@ fn generated_stream_cuts_on_every_gop_and_plays() {
         return;
     }
     let dir = scratch("gen");
-    let flv = dir.join("in.flv");
-    let flv_path = flv.to_string_lossy().into_owned();
-    run(
-        "ffmpeg",
-        &[
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=320x240:rate=30",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=44100",
-            "-t",
-            "9",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-bf",
-            "2",
-            "-g",
-            "60",
-            "-keyint_min",
-            "60",
-            "-sc_threshold",
-            "0",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-b:a",
-            "64k",
-            "-f",
-            "flv",
-            &flv_path,
-        ],
-    );
-    let bytes = Bytes::from(std::fs::read(&flv).expect("generated FLV"));
+    let (flv, bytes) = generate_flv(&dir, 9);
     let p = package(bytes, 2);
     assert_eq!(p.segments.len(), 5, "{:?}", p.segments);
     for &(_, duration, independent) in &p.segments[..4] {
@@ -362,8 +320,32 @@ fn generated_stream_with_parts_plays_and_parts_stand_alone() {
         return;
     }
     let dir = scratch("gen-ll");
+    let (flv, bytes) = generate_flv(&dir, 7);
+    let p = package_with(bytes, 2, Some(500));
+    assert_eq!(p.segments.len(), 4, "{:?}", p.segments);
+    assert!(p.parts.len() >= 13, "{} parts", p.parts.len());
+    for (part, init) in &p.parts {
+        assert!(part.duration <= 0.504 + 1e-9, "{}", part.duration);
+        // A part is a byte range of its segment, served from it once the segment is complete.
+        let served = p.window.part(part.msn, u64::from(part.index));
+        assert_eq!(served.map(|b| b.to_bytes()), Some(part.bytes.to_bytes()));
+        let mut joined = p.window.init(*init).expect("init").to_vec();
+        joined.extend_from_slice(&part.bytes.to_bytes());
+        let file = dir.join(format!("part-{}.{}.mp4", part.msn, part.index));
+        std::fs::write(&file, joined).expect("write part");
+        let (start, end) = packet_span(&file, "a:0").expect("part has audio packets");
+        assert!(end > start);
+    }
+    check_with_ffprobe(&p, "gen-ll-out", Some(&flv), true, true);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Generates `seconds` of 320x240 30 fps H.264 (B-frames, a keyframe every 2 s) with 44.1 kHz
+/// AAC as an FLV in `dir`; returns its path and bytes.
+fn generate_flv(dir: &std::path::Path, seconds: u32) -> (std::path::PathBuf, Bytes) {
     let flv = dir.join("in.flv");
     let flv_path = flv.to_string_lossy().into_owned();
+    let seconds = seconds.to_string();
     run(
         "ffmpeg",
         &[
@@ -380,7 +362,7 @@ fn generated_stream_with_parts_plays_and_parts_stand_alone() {
             "-i",
             "sine=frequency=440:sample_rate=44100",
             "-t",
-            "7",
+            &seconds,
             "-c:v",
             "libx264",
             "-preset",
@@ -405,21 +387,5 @@ fn generated_stream_with_parts_plays_and_parts_stand_alone() {
         ],
     );
     let bytes = Bytes::from(std::fs::read(&flv).expect("generated FLV"));
-    let p = package_with(bytes, 2, Some(500));
-    assert_eq!(p.segments.len(), 4, "{:?}", p.segments);
-    assert!(p.parts.len() >= 13, "{} parts", p.parts.len());
-    for (part, init) in &p.parts {
-        assert!(part.duration <= 0.504 + 1e-9, "{}", part.duration);
-        // A part is a byte range of its segment, served from it once the segment is complete.
-        let served = p.window.part(part.msn, u64::from(part.index));
-        assert_eq!(served.map(|b| b.to_bytes()), Some(part.bytes.to_bytes()));
-        let mut joined = p.window.init(*init).expect("init").to_vec();
-        joined.extend_from_slice(&part.bytes.to_bytes());
-        let file = dir.join(format!("part-{}.{}.mp4", part.msn, part.index));
-        std::fs::write(&file, joined).expect("write part");
-        let (start, end) = packet_span(&file, "a:0").expect("part has audio packets");
-        assert!(end > start);
-    }
-    check_with_ffprobe(&p, "gen-ll-out", Some(&flv), true, true);
-    let _ = std::fs::remove_dir_all(&dir);
+    (flv, bytes)
 }
