@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Chat benchmark: the Rust load generator (bench/chat-load) against the release binary.
+# Chat benchmark: the Rust load generator (bench/load, binary chat-load) against the release binary.
 #
 #   bench/chat.sh [--reps N] [--quick] [--only A|B|C]
 #
@@ -22,9 +22,9 @@ while [[ $# -gt 0 ]]; do
   esac
   shift
 done
-cargo build --release --locked -p ferrocast-server -p ferrocast-chat-load --manifest-path "$ROOT/Cargo.toml" >&2
+cargo build --release --locked -p ferrocast-server -p ferrocast-load --manifest-path "$ROOT/Cargo.toml" >&2
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-FC="$TARGET/release/ferrocast"; LOAD="$TARGET/release/ferrocast-chat-load"
+FC="$TARGET/release/ferrocast"; LOAD="$TARGET/release/chat-load"
 OUT="$ROOT/bench/results/chat-$(date +%Y%m%d-%H%M%S)"; mkdir -p "$OUT"
 HTTP=127.0.0.1:18095
 ulimit -n "$(ulimit -Hn)"

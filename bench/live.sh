@@ -49,10 +49,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Like for like: nginx-rtmp serves plain HLS, so Ferrocast runs without LL-HLS parts here
-# (FERROCAST_PART_DURATION=500ms measures the default instead).
+# Like for like: nginx-rtmp serves plain HLS of the source only, so Ferrocast runs without LL-HLS
+# parts (FERROCAST_PART_DURATION=500ms measures the default instead) and without the transcoding
+# ladder here.
 "$FC" serve --http "$FC_HTTP" --rtmp "$FC_RTMP" --data-dir "$DATA" --log-format json \
-  --part-duration "${FERROCAST_PART_DURATION:-off}" 2> "$OUT/ferrocast.log" &
+  --part-duration "${FERROCAST_PART_DURATION:-off}" --ladder off 2> "$OUT/ferrocast.log" &
 FC_PID=$!
 for _ in $(seq 100); do curl -sf "http://$FC_HTTP/readyz" >/dev/null && break; sleep 0.1; done
 channel_key() { "$FC" channel --url "http://$FC_HTTP" --data-dir "$DATA" create "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["stream_key"])'; }

@@ -4,7 +4,7 @@
 #
 #   bench/llhls.sh [--conns N] [--duration S] [--reps N]
 #
-# Publishes the standard 1080p30 input (looped, real time) and runs bench/ll-load: N keep-alive
+# Publishes the standard 1080p30 input (looped, real time) and runs ll-load (bench/load): N keep-alive
 # connections each follow the live edge with blocking reloads (_HLS_msn/_HLS_part of the preload
 # hint). Prints, per run: how long after the first answer for a part every other waiting request
 # got its answer (p50/p99/max), server memory per waiting request and CPU, and the server's own
@@ -23,9 +23,9 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 "$ROOT/scripts/deps.sh" bench
-cargo build --release --locked -p ferrocast-server -p ferrocast-ll-load --manifest-path "$ROOT/Cargo.toml" >&2
+cargo build --release --locked -p ferrocast-server -p ferrocast-load --manifest-path "$ROOT/Cargo.toml" >&2
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-FC="$TARGET/release/ferrocast"; LOAD="$TARGET/release/ferrocast-ll-load"
+FC="$TARGET/release/ferrocast"; LOAD="$TARGET/release/ll-load"
 "$PEERS/make_media.sh" "$ROOT/bench/media" >&2
 OUT="$ROOT/bench/results/llhls-$(date +%Y%m%d-%H%M%S)"; mkdir -p "$OUT"
 HTTP=127.0.0.1:18098; RTMP=127.0.0.1:19398

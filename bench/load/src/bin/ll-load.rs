@@ -5,6 +5,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use clap::Parser;
+use ferrocast_load::proc_usage;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -32,26 +33,6 @@ struct Args {
 
 /// Arrival times of the answers for each (msn, part).
 type Arrivals = Arc<Mutex<HashMap<(u64, u64), Vec<Instant>>>>;
-
-fn proc_usage(pid: u32) -> (f64, u64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let rss_kb = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .unwrap_or(0);
-    ((ticks(11) + ticks(12)) / 100.0, rss_kb * 1024)
-}
 
 /// The (msn, part) the playlist's `EXT-X-PRELOAD-HINT` names (`.../M.P.m4s`).
 fn preload_hint(playlist: &str) -> Option<(u64, u64)> {
