@@ -62,6 +62,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let http_addr = http_listener.local_addr()?;
     let rtmp_addr = rtmp_listener.local_addr()?;
 
+    let transcode =
+        crate::transcode::setup(config.ladder.clone(), config.encoder, &config.data_dir).await?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let live = Arc::new(Live::new(
         LiveConfig {
@@ -70,6 +72,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             part_duration: config.part_duration,
             reconnect_grace: config.reconnect_grace,
             ended_retention: config.ended_retention,
+            transcode,
         },
         shutdown_rx.clone(),
     ));

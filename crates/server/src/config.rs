@@ -8,6 +8,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::transcode::EncoderChoice;
+use ferrocast_ladder::Ladder;
+
 /// `ferrocast serve` options. Every one also reads an environment variable and a config-file key
 /// of the same name (`segment_duration` in the file for `--segment-duration`).
 #[derive(Debug, Clone, Default, Args)]
@@ -67,6 +70,42 @@ pub struct ServeArgs {
     /// disconnected, e.g. "20s" [default: 20s].
     #[arg(long, env = "FERROCAST_CHAT_HEARTBEAT", value_name = "DURATION", value_parser = parse_duration)]
     pub chat_heartbeat: Option<Duration>,
+    /// Transcoding ladder: "on" adds the configured rungs (below the source's height) to every
+    /// live channel, "off" serves the source only [default: on]. The rungs are set in the config
+    /// file's `[ladder]` table.
+    #[arg(long, env = "FERROCAST_LADDER", value_name = "on|off", value_parser = parse_on_off)]
+    pub ladder: Option<bool>,
+    /// H.264 encoder of the ladder: auto (NVENC, QSV, VAAPI, then x264: the first whose trial
+    /// encode works), x264, nvenc, vaapi or qsv [default: auto].
+    #[arg(long, env = "FERROCAST_ENCODER", value_name = "ENCODER")]
+    pub encoder: Option<EncoderChoice>,
+}
+
+fn parse_on_off(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" | "1" => Ok(true),
+        "off" | "false" | "no" | "0" => Ok(false),
+        other => Err(format!("expected on or off, got {other:?}")),
+    }
+}
+
+/// The file's `ladder` key: `"on"`/`"off"`/a boolean, or a `[ladder]` table with `enabled` and
+/// `rungs`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum FileLadder {
+    Switch(bool),
+    Word(String),
+    Table(FileLadderTable),
+}
+
+/// `[ladder]`: without `enabled` the default (or the flag) decides; without `rungs` the default
+/// rungs apply.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLadderTable {
+    enabled: Option<bool>,
+    rungs: Option<Vec<ferrocast_ladder::Rung>>,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, humantime::DurationError> {
@@ -125,6 +164,8 @@ struct FileConfig {
     chat_retention: Option<Duration>,
     #[serde(default, with = "opt_duration")]
     chat_heartbeat: Option<Duration>,
+    ladder: Option<FileLadder>,
+    encoder: Option<EncoderChoice>,
 }
 
 mod opt_duration {
@@ -197,9 +238,14 @@ pub struct Config {
     pub chat_retention: Duration,
     /// Chat heartbeat interval.
     pub chat_heartbeat: Duration,
+    /// The transcoding ladder (`enabled` from `--ladder`).
+    pub ladder: Ladder,
+    pub encoder: EncoderChoice,
 }
 
 /// Longest segment we accept: beyond this a live stream is no longer "live".
+/// Whether channels are transcoded when neither flag, environment nor file says.
+const DEFAULT_LADDER: bool = true;
 const MAX_SEGMENT_SECONDS: u32 = 10;
 /// Longest window: it bounds memory per channel.
 const MAX_WINDOW: usize = 30;
@@ -263,7 +309,26 @@ impl Config {
         if chat_heartbeat < Duration::from_millis(100) {
             bail!("chat heartbeat must be at least 100ms");
         }
+        let (file_switch, mut ladder) = match file.ladder {
+            None => (None, Ladder::default()),
+            Some(FileLadder::Switch(on)) => (Some(on), Ladder::default()),
+            Some(FileLadder::Word(w)) => (
+                Some(parse_on_off(&w).map_err(anyhow::Error::msg)?),
+                Ladder::default(),
+            ),
+            Some(FileLadder::Table(t)) => (
+                t.enabled,
+                Ladder {
+                    rungs: t.rungs.unwrap_or_else(|| Ladder::default().rungs),
+                    ..Ladder::default()
+                },
+            ),
+        };
+        ladder.enabled = args.ladder.or(file_switch).unwrap_or(DEFAULT_LADDER);
+        ladder.validate().context("ladder")?;
         Ok(Config {
+            ladder,
+            encoder: args.encoder.or(file.encoder).unwrap_or_default(),
             http: args
                 .http
                 .or(file.http)
@@ -399,6 +464,46 @@ mod tests {
         assert_eq!(resolve("part_duration = 0\n").unwrap(), None);
         assert!(resolve("part_duration = 500\n").is_err());
         assert!(resolve("part_duration = \"5s\"\n").is_err());
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn ladder_switch_and_table() {
+        let dir = std::env::temp_dir().join(format!("ferrocast-cfg4-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let resolve = |text: &str, flag: Option<bool>| {
+            let path = dir.join("ladder.toml");
+            std::fs::write(&path, text).unwrap();
+            Config::resolve(&ServeArgs {
+                config: Some(path),
+                ladder: flag,
+                ..ServeArgs::default()
+            })
+            .map(|c| (c.ladder.enabled, c.ladder.rungs.len(), c.encoder))
+        };
+        assert_eq!(
+            resolve("", None).unwrap(),
+            (DEFAULT_LADDER, 3, EncoderChoice::Auto)
+        );
+        assert!(resolve("ladder = \"on\"\n", None).unwrap().0);
+        assert!(resolve("ladder = false\n", Some(true)).unwrap().0);
+        let table = "encoder = \"x264\"\n[ladder]\nenabled = true\n[[ladder.rungs]]\n\
+                     name = \"240p\"\nheight = 240\nvideo_bitrate_kbps = 400\n\
+                     audio_bitrate_kbps = 64\nframe_rate = 30\n";
+        assert_eq!(
+            resolve(table, None).unwrap(),
+            (true, 1, EncoderChoice::X264)
+        );
+        assert!(!resolve(table, Some(false)).unwrap().0);
+        assert!(resolve("ladder = \"maybe\"\n", None).is_err());
+        let rungs_only = table.replace("enabled = true\n", "");
+        assert_eq!(resolve(&rungs_only, None).unwrap().0, DEFAULT_LADDER);
+        assert_eq!(
+            resolve("[ladder]\nenabled = false\n", None).unwrap(),
+            (false, 3, EncoderChoice::Auto)
+        );
+        assert!(resolve("[ladder]\nenabld = true\n", None).is_err());
+        assert!(parse_on_off("off") == Ok(false) && parse_on_off("x").is_err());
         std::fs::remove_dir_all(dir).ok();
     }
 

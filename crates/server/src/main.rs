@@ -12,6 +12,7 @@ mod ingest;
 mod live;
 mod metrics;
 mod state;
+mod transcode;
 
 use clap::{Parser, Subcommand};
 use config::{Config, LogFormat, ServeArgs};

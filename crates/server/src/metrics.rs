@@ -84,6 +84,16 @@ pub const CHAT_DISCONNECTS: &str = "ferrocast_chat_disconnects_total";
 pub const CHAT_MESSAGE_RATE: &str = "ferrocast_chat_message_rate";
 /// Chat events that could not be stored, by kind.
 pub const CHAT_PERSIST_ERRORS: &str = "ferrocast_chat_persist_errors_total";
+/// Gauge, 1 for the H.264 encoder the transcoding ladder uses (label `encoder`).
+pub const TRANSCODER_ENCODER: &str = "ferrocast_transcoder_encoder_info";
+/// Gauge: ffmpeg's encode speed (1.0 = real time), per channel and rendition.
+pub const TRANSCODER_SPEED: &str = "ferrocast_transcoder_speed";
+/// Frames the transcoder dropped, per channel and rendition.
+pub const TRANSCODER_DROPPED: &str = "ferrocast_transcoder_dropped_frames_total";
+/// Transcoder restarts after ffmpeg exited while the publisher was live.
+pub const TRANSCODER_RESTARTS: &str = "ferrocast_transcoder_restarts_total";
+/// Rungs dropped because encoding was slower than real time.
+pub const TRANSCODER_SHED: &str = "ferrocast_transcoder_shed_rungs_total";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 

@@ -7,7 +7,7 @@
 mod output;
 mod packager;
 
-pub use output::{BlockingLimits, CachedPlaylist, Output, Position};
+pub use output::{BlockingLimits, CachedPlaylist, Output, Position, Rendition, RungInfo};
 
 use crate::metrics as m;
 use ferrocast_hub::Hub;
@@ -32,6 +32,8 @@ pub struct LiveConfig {
     pub reconnect_grace: Duration,
     /// How long an ended broadcast stays served before its memory is freed.
     pub ended_retention: Duration,
+    /// The transcoding ladder, when enabled and an encoder works.
+    pub transcode: Option<Arc<crate::transcode::TranscodeConfig>>,
 }
 
 /// All live channels of this server.
@@ -162,11 +164,17 @@ impl Live {
             state.packager_running = true;
             // Subscribe before the session starts so the packager sees `Started`.
             let sub = channel.hub.subscribe();
+            let transcode_sub = self
+                .config
+                .transcode
+                .as_ref()
+                .map(|_| channel.hub.subscribe());
             tokio::spawn(packager::run(
                 channel.clone(),
                 sub,
                 self.config.clone(),
                 self.shutdown.clone(),
+                transcode_sub,
             ));
         }
         Ok(())
@@ -328,6 +336,7 @@ mod tests {
                 part_duration: Some(Duration::from_millis(500)),
                 reconnect_grace: Duration::from_secs(10),
                 ended_retention: Duration::from_millis(100),
+                transcode: None,
             },
             shutdown,
         )

@@ -1,19 +1,27 @@
-//! One broadcast's served state: the segment ring, the playlists rendered from it, and the
-//! position blocked Low-Latency HLS requests wait on.
+//! One broadcast's served state: a segment ring per rendition (the source and the transcoded
+//! rungs), the playlists rendered from them, and the positions blocked Low-Latency HLS requests
+//! wait on.
 
 use axum::http::HeaderValue;
 use bytes::Bytes;
 use ferrocast_hls::{MultivariantPlaylist, RenditionReport, VariantStream};
 use ferrocast_media::ByteChain;
 use ferrocast_packager::{
-    target_duration_secs, InitSegment, LiveWindow, MediaPart, MediaSegment, WindowConfig,
+    target_duration_secs, Boundary, InitSegment, LiveWindow, MediaPart, MediaSegment, WindowConfig,
 };
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
-/// The only rendition this server offers until the transcoding ladder lands.
+/// The untranscoded rendition, listed first.
 pub const SOURCE_RENDITION: &str = "source";
+
+/// Leader boundaries a slow follower may fall behind by before it misses some.
+const BOUNDARY_CAPACITY: usize = 512;
+/// Recent boundaries a new follower starts with (several segments' worth of parts), so one
+/// started from an earlier keyframe still knows the cuts made since.
+const RECENT_BOUNDARIES: usize = 64;
 
 /// A rendered playlist with its validator.
 #[derive(Debug, Clone)]
@@ -47,18 +55,43 @@ pub struct BlockingLimits {
     pub part_target: Duration,
 }
 
+/// What the multivariant playlist says about a transcoded rendition before it can be measured.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct RungInfo {
+    /// Configured video + audio bitrate, bit/s: BANDWIDTH until segments can be measured.
+    pub configured_bps: u64,
+    /// Frame rate it is encoded at.
+    pub frame_rate: Option<f64>,
+}
+
+/// One rendition's window, cached playlists and position.
+#[derive(Debug)]
+pub struct Rendition {
+    /// Rendition name: `source` or a rung's name.
+    pub name: String,
+    window: RwLock<WindowState>,
+    /// Sent after each change is rendered into the caches, so a waiter that wakes up always
+    /// reads a playlist that contains what it waited for.
+    position: watch::Sender<Position>,
+    /// Set when the rendition is Low-Latency.
+    limits: Option<BlockingLimits>,
+}
+
 /// One broadcast: from its first publish until its playlist ends (or is replaced).
 #[derive(Debug)]
 pub struct Output {
     /// Broadcast id: part of every segment URI, so immutable caching never serves another
     /// broadcast's bytes under a reused media sequence number.
     pub sid: String,
-    window: RwLock<WindowState>,
-    /// The source rendition's position, sent after each change is rendered into the caches, so
-    /// a waiter that wakes up always reads a playlist that contains what it waited for.
-    position: watch::Sender<Position>,
-    /// Set when the source rendition is Low-Latency.
-    limits: Option<BlockingLimits>,
+    config: WindowConfig,
+    source: Arc<Rendition>,
+    /// Transcoded renditions, in ladder order; removed ones are not listed in the master.
+    rungs: RwLock<Vec<Arc<Rendition>>>,
+    /// Cuts of the source's (leader) segmenter, for the rungs' followers.
+    boundaries: broadcast::Sender<Boundary>,
+    /// The last [`RECENT_BOUNDARIES`] of them; sends happen under this lock so that a new
+    /// subscriber's snapshot and stream neither overlap nor miss one.
+    recent: Mutex<VecDeque<Boundary>>,
 }
 
 #[derive(Debug)]
@@ -68,13 +101,14 @@ struct WindowState {
     media: CachedPlaylist,
     /// The Playlist Delta Update (`_HLS_skip=YES`); the full text when nothing can be skipped.
     delta: CachedPlaylist,
-    master: Option<CachedPlaylist>,
     frame_rate: Option<f64>,
+    rung: Option<RungInfo>,
+    /// Listed in the multivariant playlist.
+    listed: bool,
 }
 
-impl Output {
-    /// A new broadcast with an empty window.
-    pub fn new(sid: String, config: WindowConfig) -> Self {
+impl Rendition {
+    fn new(sid: &str, name: &str, config: WindowConfig, rung: Option<RungInfo>) -> Self {
         let limits = config.low_latency.as_ref().map(|ll| BlockingLimits {
             target_duration: Duration::from_secs(target_duration_secs(config.target_duration)),
             part_target: ll.part_target,
@@ -82,22 +116,23 @@ impl Output {
         let window = LiveWindow::new(config);
         let media = CachedPlaylist {
             body: window.media_playlist(),
-            etag: etag_value(&sid, 0, ""),
+            etag: etag_value(sid, name, 0, ""),
         };
         let delta = CachedPlaylist {
             body: window.delta_playlist(),
-            etag: etag_value(&sid, 0, "d"),
+            etag: etag_value(sid, name, 0, "d"),
         };
         let (position, _) = watch::channel(position_of(&window, limits.is_some()));
         Self {
-            sid,
+            name: name.to_owned(),
             window: RwLock::new(WindowState {
                 window,
                 version: 0,
                 media,
                 delta,
-                master: None,
-                frame_rate: None,
+                frame_rate: rung.and_then(|r| r.frame_rate),
+                rung,
+                listed: true,
             }),
             position,
             limits,
@@ -112,80 +147,197 @@ impl Output {
         self.window.write().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn report(&self) -> Option<RenditionReport> {
+        let (msn, part) = self.position.borrow().last?;
+        Some(RenditionReport::new(
+            format!("../{}/index.m3u8", self.name),
+            msn,
+            part,
+        ))
+    }
+}
+
+impl Output {
+    /// A new broadcast with an empty source window.
+    pub fn new(sid: String, config: WindowConfig) -> Self {
+        let source = Arc::new(Rendition::new(&sid, SOURCE_RENDITION, config.clone(), None));
+        let (boundaries, _) = broadcast::channel(BOUNDARY_CAPACITY);
+        Self {
+            sid,
+            config,
+            source,
+            rungs: RwLock::new(Vec::new()),
+            boundaries,
+            recent: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    fn rungs(&self) -> Vec<Arc<Rendition>> {
+        self.rungs
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The rendition called `name`, if it exists.
+    pub fn rendition(&self, name: &str) -> Option<Arc<Rendition>> {
+        if name == SOURCE_RENDITION {
+            return Some(self.source.clone());
+        }
+        self.rungs
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .find(|r| r.name == name)
+            .cloned()
+    }
+
+    /// The transcoded rendition `name`, created (with the source's window settings) if missing,
+    /// and listed in the multivariant playlist.
+    pub fn add_rung(&self, name: &str, info: RungInfo) -> Arc<Rendition> {
+        let mut rungs = self.rungs.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(r) = rungs.iter().find(|r| r.name == name) {
+            let mut w = r.write();
+            w.listed = true;
+            w.rung = Some(info);
+            if info.frame_rate.is_some() {
+                w.frame_rate = info.frame_rate;
+            }
+            return r.clone();
+        }
+        let r = Arc::new(Rendition::new(
+            &self.sid,
+            name,
+            self.config.clone(),
+            Some(info),
+        ));
+        rungs.push(r.clone());
+        r
+    }
+
+    /// Stops listing a rung in the multivariant playlist and ends its playlist.
+    pub fn retire_rung(&self, rendition: &Rendition) {
+        rendition.write().listed = false;
+        self.end_rendition(rendition);
+    }
+
+    /// Sends a boundary of the source's segmenter to the rungs' followers.
+    pub(super) fn publish_boundary(&self, boundary: Boundary) {
+        let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        if recent.len() >= RECENT_BOUNDARIES {
+            recent.pop_front();
+        }
+        recent.push_back(boundary.clone());
+        let _ = self.boundaries.send(boundary);
+    }
+
+    /// The source segmenter's recent boundaries, and a receiver of those that follow.
+    pub fn subscribe_boundaries(&self) -> (Vec<Boundary>, broadcast::Receiver<Boundary>) {
+        let recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        (
+            recent.iter().cloned().collect(),
+            self.boundaries.subscribe(),
+        )
+    }
+
+    /// Follows the source's position (its `ended` says when the broadcast is over).
+    pub fn watch_source(&self) -> watch::Receiver<Position> {
+        self.source.position.subscribe()
+    }
+
     /// The media playlist of `rendition`, if it exists.
     pub fn media_playlist(&self, rendition: &str) -> Option<CachedPlaylist> {
-        (rendition == SOURCE_RENDITION).then(|| self.read().media.clone())
+        self.rendition(rendition).map(|r| r.read().media.clone())
     }
 
     /// The Playlist Delta Update of `rendition` (the full playlist when nothing can be skipped).
     pub fn delta_playlist(&self, rendition: &str) -> Option<CachedPlaylist> {
-        (rendition == SOURCE_RENDITION).then(|| self.read().delta.clone())
+        self.rendition(rendition).map(|r| r.read().delta.clone())
     }
 
-    /// The multivariant playlist, once the first segment exists.
+    /// The multivariant playlist, once the source's first segment exists.
     pub fn master_playlist(&self) -> Option<CachedPlaylist> {
-        self.read().master.clone()
+        let (source, version) = {
+            let w = self.source.read();
+            (
+                variant(&w.window, w.frame_rate, None, SOURCE_RENDITION)?,
+                w.version,
+            )
+        };
+        let mut variants = vec![source];
+        let mut tag = version;
+        for rung in self.rungs() {
+            let w = rung.read();
+            if !w.listed {
+                continue;
+            }
+            if let Some(v) = variant(&w.window, w.frame_rate, w.rung, &rung.name) {
+                tag = tag.wrapping_mul(31).wrapping_add(w.version + 1);
+                variants.push(v);
+            }
+        }
+        let playlist = MultivariantPlaylist {
+            independent_segments: false,
+            variants,
+        };
+        Some(CachedPlaylist {
+            body: Bytes::from(playlist.render()),
+            etag: etag_value(&self.sid, "m", tag, ""),
+        })
     }
 
     /// Blocking-request limits of `rendition`, if it exists and is Low-Latency.
     pub fn blocking_limits(&self, rendition: &str) -> Option<BlockingLimits> {
-        self.limits.filter(|_| rendition == SOURCE_RENDITION)
+        self.rendition(rendition).and_then(|r| r.limits)
     }
 
     /// Follows the position of `rendition`, if it exists.
     pub fn watch_position(&self, rendition: &str) -> Option<watch::Receiver<Position>> {
-        (rendition == SOURCE_RENDITION).then(|| self.position.subscribe())
+        self.rendition(rendition).map(|r| r.position.subscribe())
     }
 
     /// A media segment still downloadable.
     pub fn segment(&self, rendition: &str, msn: u64) -> Option<ByteChain> {
-        if rendition != SOURCE_RENDITION {
-            return None;
-        }
-        self.read().window.segment(msn)
+        self.rendition(rendition)?.read().window.segment(msn)
     }
 
     /// A part still downloadable: of the segment in progress or of a complete one still held.
     pub fn part(&self, rendition: &str, msn: u64, index: u64) -> Option<ByteChain> {
-        if rendition != SOURCE_RENDITION {
-            return None;
-        }
-        self.read().window.part(msn, index)
+        self.rendition(rendition)?.read().window.part(msn, index)
     }
 
     /// An init segment still referenced.
     pub fn init(&self, rendition: &str, id: u32) -> Option<Bytes> {
-        if rendition != SOURCE_RENDITION {
-            return None;
-        }
-        self.read().window.init(id)
+        self.rendition(rendition)?.read().window.init(id)
     }
 
-    /// Bytes held in the ring.
+    /// Bytes held in the rings.
     pub fn held_bytes(&self) -> usize {
-        self.read().window.held_bytes()
+        self.source.read().window.held_bytes()
+            + self
+                .rungs()
+                .iter()
+                .map(|r| r.read().window.held_bytes())
+                .sum::<usize>()
     }
 
     /// Media sequence number of the next segment: where a new segmenter continues the window.
     pub fn next_msn(&self) -> u64 {
-        self.read().window.next_msn()
+        self.source.read().window.next_msn()
     }
 
     pub(super) fn set_frame_rate(&self, fps: f64) {
-        self.write().frame_rate = Some(fps);
+        self.source.write().frame_rate = Some(fps);
     }
 
     pub(super) fn push_init(&self, init: InitSegment) {
-        self.update(|window| {
-            window.push_init(init);
-            true
-        });
+        self.push_init_to(&self.source.clone(), init);
     }
 
     /// Regular-latency: the window numbers the segment itself.
     pub(super) fn push_segment(&self, segment: MediaSegment) -> u64 {
         let mut msn = 0;
-        self.update(|window| {
+        self.update(&self.source.clone(), |window| {
             msn = window.push_segment(segment);
             true
         });
@@ -194,31 +346,65 @@ impl Output {
 
     /// Low-Latency: the segmenter's number; `None` when it was already taken (ignored).
     pub(super) fn push_segment_at(&self, msn: u64, segment: MediaSegment) -> Option<u64> {
+        self.push_segment_to(&self.source.clone(), msn, segment)
+    }
+
+    /// Returns whether the playlist changed (a last part waits for its segment, unlisted).
+    pub(super) fn push_part(&self, part: MediaPart) -> bool {
+        self.push_part_to(&self.source.clone(), part)
+    }
+
+    pub(super) fn mark_discontinuity(&self) {
+        self.mark_discontinuity_of(&self.source.clone());
+    }
+
+    /// Ends the source's playlist (the transcoder ends the rungs' once they have flushed).
+    pub(super) fn end(&self) {
+        self.end_rendition(&self.source.clone());
+    }
+
+    /// Registers an init segment in `rendition`'s window.
+    pub fn push_init_to(&self, rendition: &Rendition, init: InitSegment) {
+        self.update(rendition, |window| {
+            window.push_init(init);
+            true
+        });
+    }
+
+    /// Pushes a segment at the segmenter's number; `None` when it was already taken (ignored).
+    pub fn push_segment_to(
+        &self,
+        rendition: &Rendition,
+        msn: u64,
+        segment: MediaSegment,
+    ) -> Option<u64> {
         let mut pushed = None;
-        self.update(|window| {
+        self.update(rendition, |window| {
             pushed = window.push_segment_at(msn, segment);
             pushed.is_some()
         });
         pushed
     }
 
-    /// Returns whether the playlist changed (a last part waits for its segment, unlisted).
-    pub(super) fn push_part(&self, part: MediaPart) -> bool {
-        self.update(|window| window.push_part(part))
+    /// Pushes a part; returns whether the playlist changed.
+    pub fn push_part_to(&self, rendition: &Rendition, part: MediaPart) -> bool {
+        self.update(rendition, |window| window.push_part(part))
     }
 
-    pub(super) fn mark_discontinuity(&self) {
+    /// The next segment of `rendition` follows a discontinuity.
+    pub fn mark_discontinuity_of(&self, rendition: &Rendition) {
         // Parts of an unfinished segment are sealed into a segment here, which changes the
         // playlist; otherwise only the next segment's tag changes, which nothing shows yet.
-        self.update(|window| {
+        self.update(rendition, |window| {
             let before = (window.next_msn(), window.last_position());
             window.mark_discontinuity();
             (window.next_msn(), window.last_position()) != before
         });
     }
 
-    pub(super) fn end(&self) {
-        self.update(|window| {
+    /// Ends `rendition`'s playlist (EXT-X-ENDLIST).
+    pub fn end_rendition(&self, rendition: &Rendition) {
+        self.update(rendition, |window| {
             if window.is_ended() {
                 return false;
             }
@@ -229,47 +415,42 @@ impl Output {
 
     /// Applies `change` to the window; when it reports a change, re-renders the cached
     /// playlists, then (after the lock is released) tells waiters the new position.
-    fn update(&self, change: impl FnOnce(&mut LiveWindow) -> bool) -> bool {
+    ///
+    /// Rendition reports read the siblings' positions (`watch` values), never their windows, so
+    /// two renditions updating at once never wait on each other's locks.
+    fn update(&self, rendition: &Rendition, change: impl FnOnce(&mut LiveWindow) -> bool) -> bool {
+        let reports: Vec<RenditionReport> = if rendition.limits.is_some() {
+            std::iter::once(self.source.clone())
+                .chain(self.rungs())
+                .filter(|r| r.name != rendition.name)
+                .filter_map(|r| r.report())
+                .collect()
+        } else {
+            Vec::new()
+        };
         let position = {
-            let mut w = self.write();
+            let mut w = rendition.write();
             if !change(&mut w.window) {
                 return false;
             }
-            self.rerender(&mut w);
-            position_of(&w.window, self.limits.is_some())
+            w.version += 1;
+            let etag = etag_value(&self.sid, &rendition.name, w.version, "");
+            w.media = CachedPlaylist {
+                body: w.window.media_playlist_with_reports(&reports),
+                etag,
+            };
+            w.delta = CachedPlaylist {
+                body: w.window.delta_playlist_with_reports(&reports),
+                etag: etag_value(&self.sid, &rendition.name, w.version, "d"),
+            };
+            position_of(&w.window, rendition.limits.is_some())
         };
-        self.position.send_if_modified(|current| {
+        rendition.position.send_if_modified(|current| {
             let modified = *current != position;
             *current = position;
             modified
         });
         true
-    }
-
-    fn rerender(&self, w: &mut WindowState) {
-        w.version += 1;
-        let etag = etag_value(&self.sid, w.version, "");
-        // EXT-X-RENDITION-REPORTs of the sibling renditions go here once the transcoding ladder
-        // adds them (their windows' `rendition_report`s); the source rendition is alone today.
-        let reports: &[RenditionReport] = &[];
-        w.media = CachedPlaylist {
-            body: w.window.media_playlist_with_reports(reports),
-            etag: etag.clone(),
-        };
-        w.delta = CachedPlaylist {
-            body: w.window.delta_playlist_with_reports(reports),
-            etag: etag_value(&self.sid, w.version, "d"),
-        };
-        if w.window.segment_count() == 0 {
-            return;
-        }
-        let master = render_master(&w.window, w.frame_rate);
-        if let Some(body) = master {
-            w.master = Some(CachedPlaylist {
-                body: Bytes::from(body),
-                etag,
-            });
-        }
     }
 }
 
@@ -294,15 +475,28 @@ fn position_of(window: &LiveWindow, low_latency: bool) -> Position {
     }
 }
 
-/// The ETag of version `version` of a broadcast's playlists (the id is base 36, always valid).
-fn etag_value(sid: &str, version: u64, variant: &str) -> HeaderValue {
-    HeaderValue::from_str(&format!("\"{sid}-{version}{variant}\""))
+/// The ETag of version `version` of a rendition's playlists (the id is base 36 and rendition
+/// names are `[a-z0-9_-]`, always valid).
+fn etag_value(sid: &str, rendition: &str, version: u64, variant: &str) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{sid}-{rendition}-{version}{variant}\""))
         .unwrap_or(HeaderValue::from_static("\"0\""))
 }
 
-fn render_master(window: &LiveWindow, frame_rate: Option<f64>) -> Option<String> {
+/// A rendition's `EXT-X-STREAM-INF`: CODECS from its init, BANDWIDTH measured from its segments
+/// (or, for a rung not measured yet, its configured bitrate).
+fn variant(
+    window: &LiveWindow,
+    frame_rate: Option<f64>,
+    rung: Option<RungInfo>,
+    name: &str,
+) -> Option<VariantStream> {
     let init = window.current_init()?;
-    let (peak, average) = window.bitrates()?;
+    let (peak, average) = match (window.bitrates(), rung) {
+        (Some(measured), _) if window.segment_count() >= 2 || rung.is_none() => measured,
+        (_, Some(info)) => (info.configured_bps, info.configured_bps),
+        (None, None) => return None,
+        (Some(measured), None) => measured,
+    };
     let mut codecs = Vec::new();
     if let Some(v) = &init.video {
         codecs.push(v.codec_string.clone());
@@ -310,74 +504,16 @@ fn render_master(window: &LiveWindow, frame_rate: Option<f64>) -> Option<String>
     if let Some(a) = &init.audio {
         codecs.push(a.codec_string.clone());
     }
-    let playlist = MultivariantPlaylist {
-        independent_segments: false,
-        variants: vec![VariantStream {
-            uri: format!("{SOURCE_RENDITION}/index.m3u8"),
-            bandwidth: peak.max(1),
-            average_bandwidth: Some(average.max(1)),
-            codecs,
-            resolution: init.video.as_ref().map(|v| (v.width, v.height)),
-            frame_rate: init.video.as_ref().and(frame_rate),
-            name: Some(SOURCE_RENDITION.to_owned()),
-        }],
-    };
-    Some(playlist.render())
+    Some(VariantStream {
+        uri: format!("{name}/index.m3u8"),
+        bandwidth: peak.max(1),
+        average_bandwidth: Some(average.max(1)),
+        codecs,
+        resolution: init.video.as_ref().map(|v| (v.width, v.height)),
+        frame_rate: init.video.as_ref().and(frame_rate),
+        name: Some(name.to_owned()),
+    })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use ferrocast_packager::LowLatencyConfig;
-
-    fn part(msn: u64, index: u32, last: bool) -> MediaPart {
-        MediaPart {
-            bytes: Bytes::from(vec![1; 100]).into(),
-            duration: 0.5,
-            independent: index == 0,
-            start_ms: 0,
-            program_date_time_ms: 1_714_564_800_000,
-            msn,
-            index,
-            last_in_segment: last,
-            gap: false,
-        }
-    }
-
-    #[tokio::test]
-    async fn waiters_see_each_part_and_the_end() {
-        let mut config = WindowConfig::new(Duration::from_secs(2), 6, "s/");
-        config.low_latency = Some(LowLatencyConfig::new(Duration::from_millis(504)));
-        let output = Output::new("s".into(), config);
-        let mut rx = output.watch_position(SOURCE_RENDITION).unwrap();
-        assert!(output.watch_position("other").is_none());
-        assert_eq!(
-            output
-                .blocking_limits(SOURCE_RENDITION)
-                .unwrap()
-                .target_duration,
-            Duration::from_secs(2)
-        );
-        output.push_init(InitSegment {
-            bytes: Bytes::from_static(b"init"),
-            video: None,
-            audio: None,
-        });
-        assert_eq!(rx.borrow_and_update().hint, Some((0, 0)));
-        let waiter = tokio::spawn(async move {
-            let reached = rx.wait_for(|p| p.last == Some((0, Some(1)))).await;
-            reached.map(|p| *p).ok()
-        });
-        assert!(output.push_part(part(0, 0, false)));
-        assert!(output.push_part(part(0, 1, false)));
-        let seen = waiter.await.unwrap().unwrap();
-        assert_eq!(seen.hint, Some((0, 2)));
-        assert!(output.part(SOURCE_RENDITION, 0, 1).is_some());
-        let text = output.media_playlist(SOURCE_RENDITION).unwrap().body;
-        assert!(String::from_utf8_lossy(&text).contains("0.1.m4s"));
-        output.end();
-        let end = *output.watch_position(SOURCE_RENDITION).unwrap().borrow();
-        assert!(end.ended);
-        assert_eq!(end.hint, None);
-    }
-}
+mod tests;

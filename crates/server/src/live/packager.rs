@@ -65,6 +65,7 @@ pub(super) async fn run(
     mut sub: Subscriber,
     config: LiveConfig,
     mut shutdown: watch::Receiver<bool>,
+    transcode_sub: Option<Subscriber>,
 ) {
     let sid = new_sid();
     // A segmenter that continues the window at `first_msn` (a reconnect keeps the numbering).
@@ -88,6 +89,16 @@ pub(super) async fn run(
     ));
     channel.set_output(output.clone());
     let name = channel.name.clone();
+    if let (Some(transcode), Some(sub)) = (config.transcode.clone(), transcode_sub) {
+        tokio::spawn(crate::transcode::supervise(
+            name.clone(),
+            sub,
+            output.clone(),
+            transcode,
+            config.segment_duration,
+            config.part_duration,
+        ));
+    }
     info!(
         channel = %name,
         sid = %sid,
@@ -225,6 +236,10 @@ impl<'a> Sink<'a> {
     /// part closed now arrived. The window tells blocked requests about each change itself.
     fn drain(&self, segmenter: &mut LiveSegmenter, last_frame_at: Option<Instant>) {
         let name = self.name;
+        // Boundaries first: the rungs' followers must know a cut before frames that reach it.
+        while let Some(boundary) = segmenter.poll_boundary() {
+            self.output.publish_boundary(boundary);
+        }
         while let Some(out) = segmenter.poll_output() {
             match out {
                 SegmenterOutput::Init(init) => {

@@ -58,6 +58,12 @@ impl Server {
             ])
             .arg("--data-dir")
             .arg(&data_dir)
+            // The transcoding ladder costs encodes: only the tests about it turn it on.
+            .args(if extra.contains(&"--ladder") {
+                &[][..]
+            } else {
+                &["--ladder", "off"][..]
+            })
             .args(extra)
             .env("FERROCAST_LOG", "info,ferrocast_server=debug")
             .env_remove("FERROCAST_ADMIN_TOKEN")

@@ -6,6 +6,7 @@ mod api;
 mod chat;
 mod chat_client;
 mod harness;
+mod ladder;
 mod lowlatency;
 mod playback;
 mod publish;
