@@ -4,6 +4,14 @@ use crate::chat::{ChatAppend, ChatRoomRecord, Hides};
 use crate::{DbError, SqliteStore};
 use sqlx::Row;
 
+/// The `json` column of every row.
+fn json_column(rows: &[sqlx::sqlite::SqliteRow]) -> Result<Vec<String>, DbError> {
+    Ok(rows
+        .iter()
+        .map(|r| r.try_get("json"))
+        .collect::<Result<_, _>>()?)
+}
+
 fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
@@ -45,10 +53,7 @@ impl SqliteStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .iter()
-            .map(|r| r.try_get("json"))
-            .collect::<Result<_, _>>()?)
+        json_column(&rows)
     }
 
     pub(crate) async fn chat_append(&self, batches: &[ChatAppend]) -> Result<(), DbError> {
@@ -76,10 +81,7 @@ impl SqliteStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .iter()
-            .map(|r| r.try_get("json"))
-            .collect::<Result<_, _>>()?)
+        json_column(&rows)
     }
 
     pub(crate) async fn chat_moderators(&self, channel_id: i64) -> Result<Vec<String>, DbError> {
