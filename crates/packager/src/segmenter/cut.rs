@@ -180,7 +180,7 @@ impl LiveSegmenter {
         };
         segment.push_video(sample);
         if opened || cut == Cut::Part {
-            self.publish_boundary(opened, pts_in, media_ms, frame.keyframe);
+            self.publish_boundary(opened, dts, pts_in, media_ms, frame.keyframe);
         }
         closed
     }
@@ -366,7 +366,7 @@ impl LiveSegmenter {
         };
         segment.push_audio(sample);
         if opened || cut == Cut::Part {
-            self.publish_boundary(opened, pts_in, media_ms, true);
+            self.publish_boundary(opened, dts, pts_in, media_ms, true);
         }
         closed
     }

@@ -351,11 +351,13 @@ impl LiveSegmenter {
         self.next_msn = start.msn.saturating_add(1);
     }
 
-    /// A leader records that the frame just added (input presentation `pts_in`, media time
-    /// `media_ms`) starts a segment (`opened`) or a part.
+    /// A leader records that the frame just added (shifted media time `at_ms`, input
+    /// presentation `pts_in`, presentation time from the origin `media_ms`) starts a segment
+    /// (`opened`) or a part.
     pub(super) fn publish_boundary(
         &mut self,
         opened: bool,
+        at_ms: i64,
         pts_in: i64,
         media_ms: i64,
         independent: bool,
@@ -370,14 +372,17 @@ impl LiveSegmenter {
             return;
         };
         // A part split before an overlong frame (see `split_overlong`) starts at that earlier
-        // frame, which is already in the open part.
-        let (at_pts_ms, media_ms, independent) = match segment.part.video.first() {
-            Some(first) if !opened && first.dts < media_ms => (
+        // frame, which the open part already holds: the boundary names it.
+        let held_over = segment.part.video.first().filter(|first| {
+            !opened && segment.part_start_ms < at_ms && first.dts == segment.part_start_ms
+        });
+        let (at_pts_ms, media_ms, independent) = match held_over {
+            Some(first) => (
                 first.dts - running.shift_ms + i64::from(first.cts),
-                first.dts,
+                first.dts - running.origin_ms + i64::from(first.cts),
                 first.keyframe,
             ),
-            _ => (pts_in, media_ms, independent),
+            None => (pts_in, media_ms, independent),
         };
         let boundary = Boundary {
             at_pts_ms,

@@ -516,3 +516,54 @@ fn hostile_input_does_not_panic_with_parts_and_followers() {
     }
     assert!(!leader.outputs.is_empty() && !follower.segments().is_empty());
 }
+
+#[test]
+fn a_part_split_by_a_timestamp_jump_starts_where_the_leader_announces_it() {
+    // Forward jumps stretch the frame before them; the leader splits that part before the
+    // stretched frame (see `split_overlong`), and its boundary must name that frame, not the
+    // one after, or the follower would cut a frame later.
+    let mut shift = 0;
+    let events: Vec<MediaEvent> = source(1000, 12)
+        .into_iter()
+        .map(|event| match event {
+            MediaEvent::Frame(mut f) if f.kind == TrackKind::Video => {
+                let i = (f.dts - 1000) * 30 / 1000;
+                if i % 60 == 14 || i % 60 == 44 {
+                    shift += 40;
+                }
+                f.dts += shift;
+                MediaEvent::Frame(f)
+            }
+            MediaEvent::Frame(mut f) => {
+                f.dts += shift;
+                MediaEvent::Frame(f)
+            }
+            other => other,
+        })
+        .collect();
+    let mut ladder = Ladder::new(config(Some(500), 1), config(Some(500), 1));
+    ladder.run(&events, |_, _| true);
+    ladder.finish();
+    let starts = |h: &Harness| -> Vec<(u64, u32, i64)> {
+        part_positions(h).iter().map(|p| (p.0, p.1, p.2)).collect()
+    };
+    assert!(ladder
+        .leader
+        .parts()
+        .iter()
+        .all(|p| p.duration <= 0.504 + 1e-9));
+    assert_eq!(starts(&ladder.leader), starts(&ladder.follower));
+    // Every part boundary names the first frame of its part.
+    let leader_parts = ladder.leader.parts();
+    for b in ladder
+        .boundaries
+        .iter()
+        .filter(|b| b.kind == BoundaryKind::PartStart)
+    {
+        let part = leader_parts
+            .iter()
+            .find(|p| p.msn == b.msn && p.index == b.part)
+            .expect("a part for every boundary");
+        assert_eq!(b.at_pts_ms, part.start_ms, "part {}.{}", b.msn, b.part);
+    }
+}
