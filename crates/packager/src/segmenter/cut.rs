@@ -160,6 +160,25 @@ impl LiveSegmenter {
                 }
             }
         };
+        let media_ms = (dts - running.origin_ms).saturating_add(i64::from(frame.cts));
+        let boundary = (pts_in, media_ms, frame.keyframe);
+        self.place(cut, reconfigure, dts, now_ms, boundary, |segment| {
+            segment.push_video(sample)
+        })
+    }
+
+    /// A leader's frame at media time `dts`: closes what `cut` says (and emits a changed init),
+    /// adds the frame to the open segment (opening the next one if needed), and announces the
+    /// segment or part it starts with `boundary` = (input presentation, media time, independent).
+    fn place(
+        &mut self,
+        cut: Cut,
+        reconfigure: bool,
+        dts: i64,
+        now_ms: i64,
+        (pts_in, media_ms, independent): (i64, i64, bool),
+        push: impl FnOnce(&mut OpenSegment),
+    ) -> Result<(), PackagerError> {
         let mut closed = self.apply_cut(cut, dts);
         if reconfigure {
             let init = self.emit_init();
@@ -169,7 +188,6 @@ impl LiveSegmenter {
         let Some(running) = self.running.as_mut() else {
             return closed;
         };
-        let media_ms = (dts - running.origin_ms).saturating_add(i64::from(frame.cts));
         let opened = running.segment.is_none();
         let segment = match running.segment.as_mut() {
             Some(segment) => segment,
@@ -178,9 +196,9 @@ impl LiveSegmenter {
                 running.open(msn, dts, now_ms)
             }
         };
-        segment.push_video(sample);
+        push(segment);
         if opened || cut == Cut::Part {
-            self.publish_boundary(opened, dts, pts_in, media_ms, frame.keyframe);
+            self.publish_boundary(opened, dts, pts_in, media_ms, independent);
         }
         closed
     }
@@ -347,28 +365,14 @@ impl LiveSegmenter {
                 }
             }
         };
-        let mut closed = self.apply_cut(cut, dts);
-        if reconfigure {
-            let init = self.emit_init();
-            closed = closed.and(init);
-        }
-        let msn = self.next_msn;
-        let Some(running) = self.running.as_mut() else {
-            return closed;
-        };
-        let opened = running.segment.is_none();
-        let segment = match running.segment.as_mut() {
-            Some(segment) => segment,
-            None => {
-                self.next_msn = msn.saturating_add(1);
-                running.open(msn, dts, now_ms)
-            }
-        };
-        segment.push_audio(sample);
-        if opened || cut == Cut::Part {
-            self.publish_boundary(opened, dts, pts_in, media_ms, true);
-        }
-        closed
+        self.place(
+            cut,
+            reconfigure,
+            dts,
+            now_ms,
+            (pts_in, media_ms, true),
+            |segment| segment.push_audio(sample),
+        )
     }
 }
 
