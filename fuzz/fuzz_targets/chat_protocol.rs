@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
         0,
     );
     let ip = IpAddr::from([10, 0, 0, 1]);
-    let _ = room.join(0, 1, Credential::Guest { name: "fuzz".into() }, ip, None);
+    let _ = room.join(1, Credential::Guest { name: "fuzz".into() }, ip, None);
     let mut now = 0;
     let mut last = 0;
     // Each line is one frame, as a client would send them.

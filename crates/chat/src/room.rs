@@ -12,6 +12,7 @@ use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 use std::sync::Arc;
 
+mod join;
 mod moderation;
 #[cfg(test)]
 mod tests;
@@ -218,11 +219,6 @@ impl Room {
         &self.epoch
     }
 
-    /// Offset of the last event handed out in a batch.
-    pub fn flushed_offset(&self) -> u64 {
-        self.flushed
-    }
-
     /// Open connections that joined.
     pub fn viewers(&self) -> usize {
         self.members.len()
@@ -231,11 +227,6 @@ impl Room {
     /// Messages accepted since the room started (for the message-rate signal).
     pub fn accepted_messages(&self) -> u64 {
         self.accepted_messages
-    }
-
-    /// Whether events wait for [`take_batch`](Self::take_batch).
-    pub fn has_pending(&self) -> bool {
-        !self.pending.is_empty()
     }
 
     /// Whether nobody is connected and nothing waits to be sent: the room may be dropped.
@@ -248,15 +239,10 @@ impl Room {
         self.slow_secs
     }
 
-    /// Active bans, for persistence.
-    pub fn bans(&self) -> Vec<BanSeed> {
-        self.bans
-            .iter()
-            .map(|(identity, ips)| BanSeed {
-                identity: identity.clone(),
-                ips: ips.clone(),
-            })
-            .collect()
+    /// The addresses banned with `identity` (lower-case name), if it is banned: what a ban
+    /// event stores.
+    pub fn banned_ips(&self, identity: &str) -> Option<&[IpAddr]> {
+        self.bans.get(identity).map(Vec::as_slice)
     }
 
     /// Makes `name` a moderator (takes effect on their next join).
@@ -273,83 +259,6 @@ impl Room {
                 m.role = Role::Viewer;
             }
         }
-    }
-
-    /// A connection joins. On success the connection receives `frame` and then every batch
-    /// that ends after `offset`.
-    pub fn join(
-        &mut self,
-        now_ms: i64,
-        conn: u64,
-        credential: Credential,
-        ip: IpAddr,
-        since: Option<(String, u64)>,
-    ) -> Result<JoinOutcome, Refusal> {
-        if self.members.contains_key(&conn) {
-            return Err(Refusal::new(Reason::AlreadyJoined, "already joined"));
-        }
-        let (name, role, verified) = match credential {
-            Credential::Guest { name } => {
-                validate_name(&name)?;
-                let identity = identity_of(&name);
-                if identity == identity_of(&self.channel)
-                    || self.moderators.contains(&identity)
-                    || RESERVED_NAMES.contains(&identity.as_str())
-                {
-                    return Err(Refusal::new(
-                        Reason::NameReserved,
-                        "that name belongs to the streamer or a moderator",
-                    ));
-                }
-                let taken = self
-                    .members
-                    .values()
-                    .any(|m| m.identity == identity && (m.verified || m.ip != ip));
-                if taken {
-                    return Err(Refusal::new(Reason::NameTaken, "that name is in use"));
-                }
-                (name, Role::Viewer, false)
-            }
-            Credential::Verified { name, role } => {
-                validate_name(&name)?;
-                let identity = identity_of(&name);
-                let allowed = match role {
-                    Role::Viewer => true,
-                    Role::Moderator => self.moderators.contains(&identity),
-                    Role::Streamer => identity == identity_of(&self.channel),
-                };
-                if !allowed {
-                    return Err(Refusal::new(
-                        Reason::Forbidden,
-                        "the token's role is not (or no longer) held in this room",
-                    ));
-                }
-                (name, role, true)
-            }
-        };
-        let identity = identity_of(&name);
-        self.seen.insert(identity.clone(), ip);
-        let banned = role == Role::Viewer && self.is_banned(&identity, ip);
-        let (recovered, events) = self.backlog_for(since.as_ref());
-        let frame = self.joined_frame(&name, role, banned, recovered, &events);
-        self.members.insert(
-            conn,
-            Member {
-                identity,
-                name: name.clone(),
-                role,
-                ip,
-                verified,
-            },
-        );
-        let _ = now_ms;
-        Ok(JoinOutcome {
-            frame,
-            offset: self.flushed,
-            name,
-            role,
-            recovered,
-        })
     }
 
     /// The connection left (or was dropped).
@@ -411,6 +320,7 @@ impl Room {
             }
         }
         let text = sanitize_text(raw)?;
+        let hash = text_hash(&text);
         let (capacity, period) = if role == Role::Viewer {
             self.config.viewer_rate
         } else {
@@ -433,7 +343,6 @@ impl Room {
                     ));
                 }
             }
-            let hash = text_hash(&text);
             if let Some((last_hash, at)) = state.last_text {
                 if last_hash == hash && now_ms - at < duplicate_window {
                     return Err(Refusal::retry_after(
@@ -452,7 +361,7 @@ impl Room {
             ));
         }
         state.last_message_ms = Some(now_ms);
-        state.last_text = Some((text_hash(&text), now_ms));
+        state.last_text = Some((hash, now_ms));
         self.accepted_messages += 1;
         Ok(self.push(now_ms, EventKind::Message { user, text }))
     }
@@ -541,90 +450,13 @@ impl Room {
             EventKind::Unban { .. } => {}
         }
     }
-
-    /// What a joining connection gets: recovered events after `since`, or the visible backlog.
-    fn backlog_for(&self, since: Option<&(String, u64)>) -> (Option<bool>, Vec<Arc<Event>>) {
-        let flushed = self.flushed;
-        let visible = || {
-            let flushed: Vec<_> = self
-                .visible
-                .iter()
-                .filter(|e| e.offset <= flushed)
-                .cloned()
-                .collect();
-            let skip = flushed.len().saturating_sub(self.config.backlog);
-            flushed[skip..].to_vec()
-        };
-        let Some((epoch, offset)) = since else {
-            return (None, visible());
-        };
-        let offset = *offset;
-        let oldest = self.ring.front().map_or(flushed + 1, |e| e.offset);
-        let possible = *epoch == self.epoch && offset <= flushed && offset + 1 >= oldest;
-        if !possible {
-            return (Some(false), visible());
-        }
-        let missed = self
-            .ring
-            .iter()
-            .filter(|e| e.offset > offset && e.offset <= flushed)
-            .cloned()
-            .collect();
-        (Some(true), missed)
-    }
-
-    fn joined_frame(
-        &self,
-        name: &str,
-        role: Role,
-        banned: bool,
-        recovered: Option<bool>,
-        events: &[Arc<Event>],
-    ) -> Bytes {
-        #[derive(Serialize)]
-        struct You<'a> {
-            name: &'a str,
-            role: Role,
-            banned: bool,
-        }
-        #[derive(Serialize)]
-        struct Head<'a> {
-            r#type: &'static str,
-            protocol: u32,
-            room: &'a str,
-            epoch: &'a str,
-            offset: u64,
-            you: You<'a>,
-            viewers: usize,
-            slow: u64,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            recovered: Option<bool>,
-        }
-        let head = Head {
-            r#type: "joined",
-            protocol: crate::PROTOCOL_VERSION,
-            room: &self.channel,
-            epoch: &self.epoch,
-            offset: self.flushed,
-            you: You { name, role, banned },
-            viewers: self.members.len() + 1,
-            slow: self.slow_secs,
-            recovered,
-        };
-        let mut out = serde_json::to_vec(&head).unwrap_or_else(|_| b"{}".to_vec());
-        // Splice the backlog in as raw, already serialized events: `{...,"backlog":[...]}`.
-        out.pop();
-        out.extend_from_slice(br#","backlog":"#);
-        json_array(&mut out, events.iter().map(|e| &e.json[..]));
-        out.push(b'}');
-        Bytes::from(out)
-    }
 }
 
+/// A moderator's reason, cut to [`MAX_REASON_CHARS`] before it is escaped (cutting after would
+/// split an entity such as `&amp;`), then sanitized like a message.
 fn clip_reason(reason: Option<String>) -> Option<String> {
-    reason
-        .and_then(|r| sanitize_text(&r).ok())
-        .map(|r| r.chars().take(MAX_REASON_CHARS).collect())
+    let clipped: String = reason?.chars().take(MAX_REASON_CHARS).collect();
+    sanitize_text(&clipped).ok()
 }
 
 impl std::fmt::Debug for Room {

@@ -20,7 +20,7 @@ fn room() -> Room {
 }
 
 fn guest(room: &mut Room, conn: u64, name: &str, ip: IpAddr) -> JoinOutcome {
-    room.join(0, conn, Credential::Guest { name: name.into() }, ip, None)
+    room.join(conn, Credential::Guest { name: name.into() }, ip, None)
         .unwrap()
 }
 
@@ -99,7 +99,6 @@ fn recovery_gives_exactly_the_missed_events_or_says_it_cannot() {
     r.take_batch();
     let since = |r: &mut Room, conn, epoch: &str, offset| {
         r.join(
-            0,
             conn,
             Credential::Guest { name: "bob".into() },
             B,
@@ -152,7 +151,6 @@ fn recovery_fails_when_the_gap_is_older_than_the_ring() {
     let try_since = |r: &mut Room, conn, offset| {
         let j = r
             .join(
-                0,
                 conn,
                 Credential::Guest { name: "bob".into() },
                 B,
@@ -171,7 +169,7 @@ fn names_are_validated_unique_and_not_impersonating() {
     let mut r = room();
     guest(&mut r, 1, "alice", A);
     let refuse = |r: &mut Room, conn, name: &str, ip| {
-        r.join(0, conn, Credential::Guest { name: name.into() }, ip, None)
+        r.join(conn, Credential::Guest { name: name.into() }, ip, None)
             .unwrap_err()
             .reason
     };
@@ -189,7 +187,6 @@ fn names_are_validated_unique_and_not_impersonating() {
     // Tokens prove roles; a moderator token only works while appointed.
     let verified = |r: &mut Room, conn, name: &str, role| {
         r.join(
-            0,
             conn,
             Credential::Verified {
                 name: name.into(),
@@ -263,7 +260,6 @@ fn rate_limit_slow_mode_and_duplicates_refuse_with_their_reason() {
 
     let moderator = r
         .join(
-            0,
             9,
             Credential::Verified {
                 name: "mod1".into(),
@@ -383,15 +379,23 @@ fn ban_follows_the_address_across_names_until_unbanned() {
     assert_eq!(say(&mut r, 2, 3, "i am new"), Err(Reason::Banned));
     // Others on other addresses are not affected.
     say(&mut r, 3, 1, "still here").unwrap();
-    // Persisted bans come back with a new room.
-    let bans = r.bans();
-    assert_eq!(
-        bans,
-        vec![BanSeed {
-            identity: "bob".into(),
-            ips: vec![B]
-        }]
+    // What a ban event stores, and a room resumed from it keeps the ban.
+    assert_eq!(r.banned_ips("bob"), Some(&[B][..]));
+    let mut resumed = Room::new(
+        "streamer",
+        RoomConfig::default(),
+        RoomSeed {
+            epoch: "e1".into(),
+            bans: vec![BanSeed {
+                identity: "bob".into(),
+                ips: vec![B],
+            }],
+            ..RoomSeed::default()
+        },
+        0,
     );
+    guest(&mut resumed, 7, "bobbie", B);
+    assert_eq!(say(&mut resumed, 1, 7, "again"), Err(Reason::Banned));
     r.moderate(
         4,
         "streamer",
@@ -476,7 +480,6 @@ fn delete_and_clear_are_ordered_events_applied_by_recovery() {
     r.take_batch();
     let j = r
         .join(
-            0,
             2,
             Credential::Guest { name: "bob".into() },
             B,
@@ -529,7 +532,6 @@ fn a_restarted_room_continues_offsets_and_keeps_recovery_and_timeouts() {
     let mut r2 = Room::new("streamer", RoomConfig::default(), seed, 10_000);
     let j = r2
         .join(
-            0,
             1,
             Credential::Guest {
                 name: "alice".into(),
@@ -558,5 +560,29 @@ fn upkeep_forgets_idle_users() {
     assert_eq!(
         r.command(0, 1, ClientCommand::Ping).unwrap().as_deref(),
         Some(&br#"{"type":"pong"}"#[..])
+    );
+}
+
+#[test]
+fn a_long_reason_is_cut_before_it_is_escaped() {
+    let mut r = room();
+    guest(&mut r, 1, "alice", A);
+    let reason = format!("{}&", "x".repeat(crate::protocol::MAX_REASON_CHARS - 1));
+    let ev = r
+        .moderate(
+            0,
+            "streamer",
+            Role::Streamer,
+            ModAction::Ban {
+                user: "alice".into(),
+                reason: Some(reason + " and more"),
+            },
+        )
+        .unwrap();
+    let text = json(&ev.json)["reason"].as_str().unwrap().to_owned();
+    assert!(text.ends_with("x&amp;"), "{text}");
+    assert_eq!(
+        text.len(),
+        crate::protocol::MAX_REASON_CHARS - 1 + "&amp;".len()
     );
 }

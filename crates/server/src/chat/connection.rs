@@ -16,7 +16,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::time::{timeout, Instant};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -48,13 +48,39 @@ fn text(bytes: Bytes) -> Message {
     Message::Text(Utf8Bytes::try_from(bytes).unwrap_or_default())
 }
 
-/// The chat socket, over whatever stream the upgrade handed over.
+/// What the upgrade hands over: a TCP stream, or hyper's upgraded connection in tests.
+pub trait Io: AsyncRead + AsyncWrite + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Unpin> Io for T {}
+
+/// The chat socket.
 type WebSocket<S> = WebSocketStream<S>;
 
-async fn send<S: AsyncRead + AsyncWrite + Unpin>(
-    socket: &mut WebSocket<S>,
-    message: Message,
-) -> bool {
+/// A client frame, sorted.
+enum Incoming {
+    /// A text frame: a command.
+    Text(Utf8Bytes),
+    /// Control frames (answered by the WebSocket layer) and nothing to act on.
+    Ignore,
+    /// Binary: not part of the protocol.
+    Binary,
+    /// The client closed, or the connection failed.
+    Gone,
+}
+
+fn sort(frame: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>) -> Incoming {
+    match frame {
+        Some(Ok(Message::Text(t))) => Incoming::Text(t),
+        Some(Ok(Message::Binary(_))) => Incoming::Binary,
+        Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => Incoming::Ignore,
+        Some(Ok(Message::Close(_)) | Err(_)) | None => Incoming::Gone,
+    }
+}
+
+fn binary_refusal() -> Refusal {
+    Refusal::new(Reason::BadRequest, "frames are JSON text")
+}
+
+async fn send<S: Io>(socket: &mut WebSocket<S>, message: Message) -> bool {
     matches!(
         timeout(WRITE_TIMEOUT, socket.send(message)).await,
         Ok(Ok(()))
@@ -62,7 +88,7 @@ async fn send<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// Closes with `code`, counting the disconnect under `why`.
-async fn close<S: AsyncRead + AsyncWrite + Unpin>(
+async fn close<S: Io>(
     socket: &mut WebSocket<S>,
     code: u16,
     reason: &'static str,
@@ -81,16 +107,13 @@ async fn close<S: AsyncRead + AsyncWrite + Unpin>(
     .await;
 }
 
-async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(
-    socket: &mut WebSocket<S>,
-    refusal: &Refusal,
-) -> bool {
+async fn refuse<S: Io>(socket: &mut WebSocket<S>, refusal: &Refusal) -> bool {
     Chat::count_refusal(refusal.reason);
     send(socket, text(error_frame(refusal))).await
 }
 
 /// Drives one connection until it closes.
-pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+pub async fn run<S: Io>(
     mut socket: WebSocket<S>,
     chat: Arc<Chat>,
     room: Arc<RoomHandle>,
@@ -107,7 +130,7 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// Waits for `join`; returns the offset up to which the `joined` frame covered the stream.
-async fn join<S: AsyncRead + AsyncWrite + Unpin>(
+async fn join<S: Io>(
     socket: &mut WebSocket<S>,
     chat: &Arc<Chat>,
     room: &Arc<RoomHandle>,
@@ -117,24 +140,16 @@ async fn join<S: AsyncRead + AsyncWrite + Unpin>(
     let deadline = Instant::now() + JOIN_DEADLINE;
     let mut commands = TokenBucket::new(COMMAND_BURST, COMMAND_PERIOD_MS, now_ms());
     loop {
-        let message = match tokio::time::timeout_at(deadline, socket.next()).await {
-            Err(_) => {
-                close(socket, CLOSE_POLICY, "join first", "join_timeout").await;
-                return None;
-            }
-            Ok(None | Some(Err(_))) => return None,
-            Ok(Some(Ok(message))) => message,
+        let Ok(incoming) = tokio::time::timeout_at(deadline, socket.next()).await else {
+            close(socket, CLOSE_POLICY, "join first", "join_timeout").await;
+            return None;
         };
-        let frame = match message {
-            Message::Text(t) => t,
-            Message::Close(_) => return None,
-            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
-            Message::Binary(_) => {
-                refuse(
-                    socket,
-                    &Refusal::new(Reason::BadRequest, "frames are JSON text"),
-                )
-                .await;
+        let frame = match sort(incoming) {
+            Incoming::Text(t) => t,
+            Incoming::Gone => return None,
+            Incoming::Ignore => continue,
+            Incoming::Binary => {
+                refuse(socket, &binary_refusal()).await;
                 continue;
             }
         };
@@ -176,7 +191,7 @@ async fn join<S: AsyncRead + AsyncWrite + Unpin>(
         // Subscribe before reading the room's state: every frame published after the state was
         // read reaches this receiver, and frames already covered by `joined` are skipped.
         let receiver = chat.broker().subscribe(&room.channel);
-        let outcome = room.lock().join(now_ms(), conn, credential, ip, since);
+        let outcome = room.lock().join(conn, credential, ip, since);
         match outcome {
             Ok(outcome) => {
                 tracing::debug!(channel = %room.channel, conn, name = %outcome.name, role = ?outcome.role, recovered = ?outcome.recovered, "chat join");
@@ -193,7 +208,7 @@ async fn join<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-async fn session<S: AsyncRead + AsyncWrite + Unpin>(
+async fn session<S: Io>(
     socket: &mut WebSocket<S>,
     chat: &Arc<Chat>,
     room: &Arc<RoomHandle>,
@@ -213,121 +228,147 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
     let shutdown = signalled(&mut shutdown);
     let closed = signalled(&mut closed);
     tokio::pin!(shutdown, closed);
-    let deliveries = ::metrics::counter!(metrics::CHAT_DELIVERIES);
-    let latency = ::metrics::histogram!(metrics::CHAT_DELIVERY_SECONDS);
+    let mut delivery = Delivery {
+        skip_until,
+        burst: Vec::new(),
+        deliveries: ::metrics::counter!(metrics::CHAT_DELIVERIES),
+        latency: ::metrics::histogram!(metrics::CHAT_DELIVERY_SECONDS),
+    };
     loop {
-        tokio::select! {
+        let open = tokio::select! {
             incoming = socket.next() => {
-                let Some(Ok(message)) = incoming else { return };
                 last_heard = Instant::now();
-                let frame = match message {
-                    Message::Text(t) => t,
-                    Message::Close(_) => return,
-                    Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
-                    Message::Binary(_) => {
-                        if !refuse(socket, &Refusal::new(Reason::BadRequest, "frames are JSON text")).await {
-                            return;
-                        }
-                        continue;
+                match sort(incoming) {
+                    Incoming::Gone => false,
+                    Incoming::Ignore => true,
+                    Incoming::Binary => refuse(socket, &binary_refusal()).await,
+                    Incoming::Text(frame) => {
+                        command(socket, room, conn, &frame, &mut commands, &mut flood).await
                     }
-                };
-                let now = now_ms();
-                if let Err(wait) = commands.try_take(now) {
-                    flood += 1;
-                    if flood >= FLOOD_CLOSE_AFTER {
-                        close(socket, CLOSE_POLICY, "too many commands", "flood").await;
-                        return;
-                    }
-                    let refusal = Refusal::retry_after(Reason::RateLimited, "too many commands", wait);
-                    if !refuse(socket, &refusal).await {
-                        return;
-                    }
-                    continue;
-                }
-                flood = 0;
-                let reply = decode(frame.as_str()).and_then(|command| room.lock().command(now, conn, command));
-                let ok = match reply {
-                    Ok(Some(frame)) => send(socket, text(frame)).await,
-                    Ok(None) => {
-                        room.wake();
-                        true
-                    }
-                    Err(refusal) => refuse(socket, &refusal).await,
-                };
-                if !ok {
-                    return;
                 }
             }
-            received = frames.recv() => {
-                let first = match received {
-                    Ok(frame) => frame,
-                    Err(RecvError::Lagged(_)) => {
-                        slow_consumer(socket, room).await;
-                        return;
-                    }
-                    Err(RecvError::Closed) => return,
-                };
-                // Drain what else is ready and flush once: one write for a burst of frames.
-                let mut batch = vec![first];
-                while batch.len() < DRAIN_BURST {
-                    match frames.try_recv() {
-                        Ok(frame) => batch.push(frame),
-                        Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {
-                            slow_consumer(socket, room).await;
-                            return;
-                        }
-                        Err(_) => break,
-                    }
-                }
-                if let Some(last) = batch.last() {
-                    if room.published_bytes().saturating_sub(last.published_bytes) > MAX_BEHIND_BYTES {
-                        slow_consumer(socket, room).await;
-                        return;
-                    }
-                }
-                let mut events = 0u64;
-                let mut oldest = i64::MAX;
-                // One deadline for the whole burst: a timer per write would cost more than the
-                // write itself in a big room.
-                let written = timeout(WRITE_TIMEOUT, async {
-                    for frame in batch {
-                        if frame.last_offset != 0 && frame.last_offset <= skip_until {
-                            continue;
-                        }
-                        events += u64::from(frame.events);
-                        oldest = oldest.min(frame.accepted_ms);
-                        socket.feed(Message::Text(frame.text)).await?;
-                    }
-                    socket.flush().await
-                })
-                .await;
-                if !matches!(written, Ok(Ok(()))) {
-                    slow_consumer(socket, room).await;
-                    return;
-                }
-                if events > 0 {
-                    deliveries.increment(events);
-                    latency.record((now_ms() - oldest).max(0) as f64 / 1000.0);
-                }
-            }
+            received = frames.recv() => delivery.deliver(socket, room, received, &mut frames).await,
             _ = ping.tick() => {
                 if last_heard.elapsed() > silence_limit {
                     close(socket, CLOSE_HEARTBEAT, "heartbeat timeout", "heartbeat").await;
-                    return;
-                }
-                if !send(socket, Message::Ping(Bytes::new())).await {
-                    return;
+                    false
+                } else {
+                    send(socket, Message::Ping(Bytes::new())).await
                 }
             }
             _ = &mut shutdown => {
                 close(socket, CLOSE_RESTART, "server restarting; reconnect and recover", "restart").await;
-                return;
+                false
             }
             _ = &mut closed => {
                 close(socket, CLOSE_ROOM_GONE, "room closed", "room_closed").await;
-                return;
+                false
+            }
+        };
+        if !open {
+            return;
+        }
+    }
+}
+
+/// Applies one client command under the per-connection limit; false when the connection ends.
+async fn command<S: Io>(
+    socket: &mut WebSocket<S>,
+    room: &RoomHandle,
+    conn: u64,
+    frame: &Utf8Bytes,
+    commands: &mut TokenBucket,
+    flood: &mut u32,
+) -> bool {
+    let now = now_ms();
+    if let Err(wait) = commands.try_take(now) {
+        *flood += 1;
+        if *flood >= FLOOD_CLOSE_AFTER {
+            close(socket, CLOSE_POLICY, "too many commands", "flood").await;
+            return false;
+        }
+        let refusal = Refusal::retry_after(Reason::RateLimited, "too many commands", wait);
+        return refuse(socket, &refusal).await;
+    }
+    *flood = 0;
+    let reply = decode(frame.as_str()).and_then(|command| room.lock().command(now, conn, command));
+    match reply {
+        Ok(Some(frame)) => send(socket, text(frame)).await,
+        Ok(None) => {
+            room.wake();
+            true
+        }
+        Err(refusal) => refuse(socket, &refusal).await,
+    }
+}
+
+/// Writes the room's frames to one connection.
+struct Delivery {
+    /// Frames ending at or before this offset were in the `joined` frame.
+    skip_until: u64,
+    /// Reused for every burst: this runs for every frame on every connection.
+    burst: Vec<Outgoing>,
+    deliveries: ::metrics::Counter,
+    latency: ::metrics::Histogram,
+}
+
+impl Delivery {
+    /// Writes `received` and whatever else is ready with one flush; false when the connection
+    /// ends (it fell behind or a write got stuck: a slow consumer).
+    async fn deliver<S: Io>(
+        &mut self,
+        socket: &mut WebSocket<S>,
+        room: &RoomHandle,
+        received: Result<Outgoing, RecvError>,
+        frames: &mut tokio::sync::broadcast::Receiver<Outgoing>,
+    ) -> bool {
+        let first = match received {
+            Ok(frame) => frame,
+            Err(RecvError::Lagged(_)) => return slow_consumer(socket, room).await,
+            Err(RecvError::Closed) => return false,
+        };
+        self.burst.clear();
+        self.burst.push(first);
+        while self.burst.len() < DRAIN_BURST {
+            match frames.try_recv() {
+                Ok(frame) => self.burst.push(frame),
+                Err(TryRecvError::Lagged(_)) => return slow_consumer(socket, room).await,
+                Err(_) => break,
             }
         }
+        let behind = self.burst.last().map_or(0, |last| {
+            room.published_bytes().saturating_sub(last.published_bytes)
+        });
+        if behind > MAX_BEHIND_BYTES {
+            return slow_consumer(socket, room).await;
+        }
+        let mut events = 0u64;
+        let mut oldest = i64::MAX;
+        let skip_until = self.skip_until;
+        let burst = &mut self.burst;
+        // One deadline for the whole burst: a timer per write would cost more than the write
+        // itself in a big room.
+        let written = timeout(WRITE_TIMEOUT, async {
+            for frame in burst.drain(..) {
+                if frame.last_offset != 0 && frame.last_offset <= skip_until {
+                    continue;
+                }
+                events += u64::from(frame.events);
+                oldest = oldest.min(frame.accepted_ms);
+                socket.feed(Message::Text(frame.text)).await?;
+            }
+            socket.flush().await
+        })
+        .await;
+        if !matches!(written, Ok(Ok(()))) {
+            return slow_consumer(socket, room).await;
+        }
+        if events > 0 {
+            self.deliveries.increment(events);
+            self.latency
+                .record((now_ms() - oldest).max(0) as f64 / 1000.0);
+        }
+        true
     }
 }
 
@@ -338,10 +379,8 @@ async fn signalled(flag: &mut tokio::sync::watch::Receiver<bool>) {
     }
 }
 
-async fn slow_consumer<S: AsyncRead + AsyncWrite + Unpin>(
-    socket: &mut WebSocket<S>,
-    room: &RoomHandle,
-) {
+/// Closes a connection that fell behind; always false (the connection ends).
+async fn slow_consumer<S: Io>(socket: &mut WebSocket<S>, room: &RoomHandle) -> bool {
     ::metrics::counter!(metrics::CHAT_SLOW_CONSUMERS).increment(1);
     tracing::info!(channel = %room.channel, "chat connection too slow; closed");
     close(
@@ -351,4 +390,5 @@ async fn slow_consumer<S: AsyncRead + AsyncWrite + Unpin>(
         "slow_consumer",
     )
     .await;
+    false
 }

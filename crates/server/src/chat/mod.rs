@@ -60,6 +60,9 @@ pub struct RoomHandle {
     published_bytes: AtomicU64,
     rate: watch::Sender<f64>,
     closed: watch::Sender<bool>,
+    /// Per-channel metric handles, resolved once when the room opens.
+    messages_in: ::metrics::Counter,
+    rate_gauge: ::metrics::Gauge,
 }
 
 impl RoomHandle {
@@ -240,6 +243,8 @@ impl Chat {
             published_bytes: AtomicU64::new(0),
             rate: watch::channel(0.0).0,
             closed: watch::channel(false).0,
+            messages_in: ::metrics::counter!(metrics::CHAT_MESSAGES_IN, "channel" => channel.to_owned()),
+            rate_gauge: ::metrics::gauge!(metrics::CHAT_MESSAGE_RATE, "channel" => channel.to_owned()),
         });
         self.rooms().insert(channel.to_owned(), handle.clone());
         ::metrics::gauge!(metrics::CHAT_ROOMS).increment(1.0);
@@ -455,13 +460,7 @@ mod tests {
         {
             let mut state = room.lock();
             state
-                .join(
-                    now_ms(),
-                    1,
-                    Credential::Guest { name: "ann".into() },
-                    ip,
-                    None,
-                )
+                .join(1, Credential::Guest { name: "ann".into() }, ip, None)
                 .unwrap();
             for i in 0..5 {
                 let text = format!("m{i}");

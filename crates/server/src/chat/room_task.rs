@@ -61,7 +61,7 @@ pub(super) async fn run(chat: Arc<Chat>, weak: Weak<RoomHandle>, wake: Arc<Notif
                 if per_second > 0.0 || counts.iter().any(|c| *c != accepted) {
                     let _ = chat.rates.send(RateSample { channel: room.channel.clone(), per_second });
                 }
-                ::metrics::gauge!(metrics::CHAT_MESSAGE_RATE, "channel" => room.channel.clone()).set(per_second);
+                room.rate_gauge.set(per_second);
                 if viewers != last_presence.0 && now - last_presence.1 >= PRESENCE_EVERY {
                     last_presence = (viewers, now);
                     publish(&chat, &room, ferrocast_chat::wire::presence_frame(viewers), 0, 0, now_ms());
@@ -117,14 +117,29 @@ fn publish(
 
 /// Takes the room's pending events, publishes them as one frame and queues them for storage.
 pub(super) fn flush(chat: &Chat, room: &RoomHandle) {
-    let (batch, slow_secs, bans) = {
+    let (batch, slow_secs, mut banned) = {
         let mut state = room.lock();
         let Some(batch) = state.take_batch() else {
             return;
         };
-        // Ban state as of this batch, for the bans and unbans in it.
-        let bans = state.bans();
-        (batch, state.slow_secs(), bans)
+        // What each ban in the batch stores: its addresses, as the room holds them now.
+        let banned: VecDeque<String> = batch
+            .events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::Ban { user, .. } => Some(
+                    state
+                        .banned_ips(&user.to_ascii_lowercase())
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|ip| ip.to_string())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ),
+                _ => None,
+            })
+            .collect();
+        (batch, state.slow_secs(), banned)
     };
     let Batch {
         frame,
@@ -142,24 +157,21 @@ pub(super) fn flush(chat: &Chat, room: &RoomHandle) {
         accepted_ms,
     );
     let mut rows = Vec::with_capacity(events.len());
+    let mut messages = 0;
     for event in &events {
         let hides = match &event.kind {
-            EventKind::Message { .. } => Hides::Nothing,
+            EventKind::Message { .. } => {
+                messages += 1;
+                Hides::Nothing
+            }
             EventKind::Delete { target, .. } => Hides::Message(target.clone()),
             EventKind::Timeout { user, .. } => Hides::Author(user.to_ascii_lowercase()),
             EventKind::Ban { user, .. } => {
                 let identity = user.to_ascii_lowercase();
-                let ips = bans.iter().find(|b| b.identity == identity).map(|b| {
-                    b.ips
-                        .iter()
-                        .map(|ip| ip.to_string())
-                        .collect::<Vec<_>>()
-                        .join(",")
-                });
                 chat.queue(PersistJob::Ban {
                     channel_id: room.channel_id,
                     identity: identity.clone(),
-                    ips: Some(ips.unwrap_or_default()),
+                    ips: Some(banned.pop_front().unwrap_or_default()),
                     now_ms: event.ts_ms,
                 });
                 Hides::Author(identity)
@@ -176,10 +188,6 @@ pub(super) fn flush(chat: &Chat, room: &RoomHandle) {
             EventKind::Clear { .. } => Hides::All,
             EventKind::Slow { .. } => Hides::Nothing,
         };
-        if matches!(event.kind, EventKind::Message { .. }) {
-            ::metrics::counter!(metrics::CHAT_MESSAGES_IN, "channel" => room.channel.clone())
-                .increment(1);
-        }
         rows.push(ChatEventRow {
             offset: event.offset,
             id: event.id.clone(),
@@ -190,6 +198,7 @@ pub(super) fn flush(chat: &Chat, room: &RoomHandle) {
             hides,
         });
     }
+    room.messages_in.increment(messages);
     chat.queue(PersistJob::Events {
         channel_id: room.channel_id,
         rows,
