@@ -5,6 +5,7 @@ mod app;
 mod auth;
 mod chat;
 mod client;
+mod clock;
 mod config;
 mod demo;
 mod http;

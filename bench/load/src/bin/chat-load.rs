@@ -301,13 +301,10 @@ async fn fanout(
 }
 
 async fn metric(server: &str, name: &str) -> Option<f64> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut tcp = TcpStream::connect(server).await.ok()?;
-    tcp.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    let (_, body) = ferrocast_load::get(&mut tcp, server, "/metrics")
         .await
         .ok()?;
-    let mut body = String::new();
-    tcp.read_to_string(&mut body).await.ok()?;
     body.lines()
         .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
 }

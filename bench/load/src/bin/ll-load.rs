@@ -5,11 +5,10 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use clap::Parser;
-use ferrocast_load::proc_usage;
+use ferrocast_load::{get, proc_usage};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 #[derive(Parser)]
@@ -43,47 +42,6 @@ fn preload_hint(playlist: &str) -> Option<(u64, u64)> {
     let name = uri.rsplit('/').next()?.strip_suffix(".m4s")?;
     let (msn, part) = name.split_once('.')?;
     Some((msn.parse().ok()?, part.parse().ok()?))
-}
-
-/// One GET on a keep-alive connection; returns the status and the body.
-async fn get(stream: &mut TcpStream, host: &str, path: &str) -> anyhow::Result<(u16, String)> {
-    stream
-        .write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
-        .await?;
-    let mut buf = Vec::with_capacity(4096);
-    let mut chunk = [0u8; 4096];
-    loop {
-        let n = stream.read(&mut chunk).await?;
-        anyhow::ensure!(n > 0, "connection closed");
-        buf.extend_from_slice(&chunk[..n]);
-        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-            continue;
-        };
-        let head = String::from_utf8_lossy(&buf[..end]).to_string();
-        let status = head
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let len = head
-            .lines()
-            .find_map(|l| {
-                l.to_ascii_lowercase()
-                    .strip_prefix("content-length:")
-                    .map(|v| v.trim().to_owned())
-            })
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(0);
-        while buf.len() < end + 4 + len {
-            let n = stream.read(&mut chunk).await?;
-            anyhow::ensure!(n > 0, "connection closed");
-            buf.extend_from_slice(&chunk[..n]);
-        }
-        return Ok((
-            status,
-            String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).to_string(),
-        ));
-    }
 }
 
 async fn follow(args: Arc<Args>, arrivals: Arrivals, deadline: Instant, errors: Arc<Mutex<u64>>) {

@@ -5,7 +5,8 @@
 //! 4001 heartbeat timeout, 4004 room closed.
 
 use super::broker::Outgoing;
-use super::{now_ms, Chat, RoomHandle};
+use super::{Chat, RoomHandle};
+use crate::clock::unix_ms;
 use crate::metrics;
 use bytes::Bytes;
 use ferrocast_chat::protocol::{decode, ClientCommand};
@@ -138,7 +139,7 @@ async fn join<S: Io>(
     ip: IpAddr,
 ) -> Option<(u64, tokio::sync::broadcast::Receiver<Outgoing>)> {
     let deadline = Instant::now() + JOIN_DEADLINE;
-    let mut commands = TokenBucket::new(COMMAND_BURST, COMMAND_PERIOD_MS, now_ms());
+    let mut commands = TokenBucket::new(COMMAND_BURST, COMMAND_PERIOD_MS, unix_ms());
     loop {
         let Ok(incoming) = tokio::time::timeout_at(deadline, socket.next()).await else {
             close(socket, CLOSE_POLICY, "join first", "join_timeout").await;
@@ -153,7 +154,7 @@ async fn join<S: Io>(
                 continue;
             }
         };
-        if commands.try_take(now_ms()).is_err() {
+        if commands.try_take(unix_ms()).is_err() {
             close(socket, CLOSE_POLICY, "too many commands", "flood").await;
             return None;
         }
@@ -219,7 +220,7 @@ async fn session<S: Io>(
     let silence_limit = heartbeat * 5 / 2;
     let mut ping = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
     let mut last_heard = Instant::now();
-    let mut commands = TokenBucket::new(COMMAND_BURST, COMMAND_PERIOD_MS, now_ms());
+    let mut commands = TokenBucket::new(COMMAND_BURST, COMMAND_PERIOD_MS, unix_ms());
     let mut flood = 0u32;
     // Created once: re-registering with the server-wide and room-wide signals on every loop turn
     // would contend on their shared locks from every connection.
@@ -280,7 +281,7 @@ async fn command<S: Io>(
     commands: &mut TokenBucket,
     flood: &mut u32,
 ) -> bool {
-    let now = now_ms();
+    let now = unix_ms();
     if let Err(wait) = commands.try_take(now) {
         *flood += 1;
         if *flood >= FLOOD_CLOSE_AFTER {
@@ -366,7 +367,7 @@ impl Delivery {
         if events > 0 {
             self.deliveries.increment(events);
             self.latency
-                .record((now_ms() - oldest).max(0) as f64 / 1000.0);
+                .record((unix_ms() - oldest).max(0) as f64 / 1000.0);
         }
         true
     }

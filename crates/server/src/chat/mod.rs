@@ -10,6 +10,7 @@ mod room_task;
 pub mod tokens;
 pub mod upgrade;
 
+use crate::clock::unix_ms;
 use crate::metrics;
 use broker::{Broker, InProcessBroker};
 use ferrocast_chat::{BanSeed, Reason, Refusal, Role, Room, RoomConfig, RoomSeed};
@@ -19,7 +20,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch, Notify};
 
 /// Stored events a room reloads on opening (its recovery window across restarts).
@@ -58,7 +59,8 @@ pub struct RoomHandle {
     state: Mutex<Room>,
     wake: Arc<Notify>,
     published_bytes: AtomicU64,
-    rate: watch::Sender<f64>,
+    /// Messages per second over the last ten seconds, as `f64` bits (read by `stats`).
+    rate: AtomicU64,
     closed: watch::Sender<bool>,
     /// Per-channel metric handles, resolved once when the room opens.
     messages_in: ::metrics::Counter,
@@ -126,13 +128,6 @@ pub struct Chat {
     rates: broadcast::Sender<RateSample>,
     shutdown: watch::Receiver<bool>,
     next_conn: AtomicU64,
-}
-
-/// Wall clock, unix ms.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 impl Chat {
@@ -234,14 +229,14 @@ impl Chat {
             backlog: self.config.backlog,
             ..RoomConfig::default()
         };
-        let room = Room::new(channel, config, seed, now_ms());
+        let room = Room::new(channel, config, seed, unix_ms());
         let handle = Arc::new(RoomHandle {
             channel: channel.to_owned(),
             channel_id: record.id,
             state: Mutex::new(room),
             wake: Arc::new(Notify::new()),
             published_bytes: AtomicU64::new(0),
-            rate: watch::channel(0.0).0,
+            rate: AtomicU64::new(0f64.to_bits()),
             closed: watch::channel(false).0,
             messages_in: ::metrics::counter!(metrics::CHAT_MESSAGES_IN, "channel" => channel.to_owned()),
             rate_gauge: ::metrics::gauge!(metrics::CHAT_MESSAGE_RATE, "channel" => channel.to_owned()),
@@ -273,7 +268,7 @@ impl Chat {
         role: Role,
         ttl: Duration,
     ) -> (String, u64) {
-        let expires = (now_ms() / 1000) as u64 + ttl.as_secs().max(1);
+        let expires = (unix_ms() / 1000) as u64 + ttl.as_secs().max(1);
         (
             tokens::issue(&self.secret, channel, name, role, expires),
             expires,
@@ -282,7 +277,7 @@ impl Chat {
 
     /// Checks a chat token for `channel`.
     pub fn verify_token(&self, channel: &str, token: &str) -> Result<(String, Role), Refusal> {
-        tokens::verify(&self.secret, channel, token, (now_ms() / 1000) as u64)
+        tokens::verify(&self.secret, channel, token, (unix_ms() / 1000) as u64)
     }
 
     /// Every room's message rate, once per second per active room: the seam automatic highlights
@@ -292,9 +287,19 @@ impl Chat {
         self.rates.subscribe()
     }
 
-    /// The message rate of an open room.
-    pub fn message_rate(&self, channel: &str) -> Option<watch::Receiver<f64>> {
-        self.rooms().get(channel).map(|r| r.rate.subscribe())
+    /// Viewers and messages per second of a channel's room; zeros for a channel whose room is
+    /// not open (asking does not open it).
+    pub async fn stats(&self, channel: &str) -> Result<(usize, f64), OpenError> {
+        let open = self.rooms().get(channel).cloned();
+        if let Some(room) = open {
+            let rate = f64::from_bits(room.rate.load(Ordering::Relaxed));
+            return Ok((room.lock().viewers(), rate));
+        }
+        self.db
+            .get_channel(channel)
+            .await?
+            .map(|_| (0, 0.0))
+            .ok_or(OpenError::NotFound)
     }
 
     /// Appoints or dismisses a moderator, in the database and in the open room.
@@ -308,7 +313,7 @@ impl Chat {
         let identity = name.to_ascii_lowercase();
         let changed = self
             .db
-            .chat_set_moderator(room.channel_id, &identity, appointed, now_ms())
+            .chat_set_moderator(room.channel_id, &identity, appointed, unix_ms())
             .await?;
         let mut state = room.lock();
         if appointed {
@@ -427,7 +432,7 @@ async fn retention_loop(db: Store, retention: Duration) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tick.tick().await;
-        let cutoff = now_ms() - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+        let cutoff = unix_ms() - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
         match db.chat_prune(cutoff, KEEP_PER_ROOM).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "chat history pruned"),
@@ -465,7 +470,7 @@ mod tests {
             for i in 0..5 {
                 let text = format!("m{i}");
                 state
-                    .command(now_ms(), 1, ClientCommand::Send { text })
+                    .command(unix_ms(), 1, ClientCommand::Send { text })
                     .unwrap();
             }
         }
@@ -481,7 +486,7 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(sample.channel, "rate");
-        assert!(*chat.message_rate("rate").unwrap().borrow() > 0.0);
+        assert!(chat.stats("rate").await.unwrap().1 > 0.0);
         std::fs::remove_dir_all(dir).ok();
     }
 }

@@ -2,7 +2,8 @@
 //! and once a second computes the message rate, reports presence and does upkeep.
 
 use super::broker::Outgoing;
-use super::{now_ms, Chat, PersistJob, RateSample, RoomHandle};
+use super::{Chat, PersistJob, RateSample, RoomHandle};
+use crate::clock::unix_ms;
 use crate::metrics;
 use ferrocast_chat::{Batch, EventKind};
 use ferrocast_db::{ChatEventRow, Hides};
@@ -46,7 +47,7 @@ pub(super) async fn run(chat: Arc<Chat>, weak: Weak<RoomHandle>, wake: Arc<Notif
                 let now = tokio::time::Instant::now();
                 let (accepted, viewers, idle) = {
                     let mut state = room.lock();
-                    state.upkeep(now_ms());
+                    state.upkeep(unix_ms());
                     (state.accepted_messages(), state.viewers(), state.is_idle())
                 };
                 counts.push_back(accepted);
@@ -55,16 +56,14 @@ pub(super) async fn run(chat: Arc<Chat>, weak: Weak<RoomHandle>, wake: Arc<Notif
                 }
                 let span = counts.len().saturating_sub(1).max(1) as f64;
                 let per_second = (accepted - counts.front().copied().unwrap_or(accepted)) as f64 / span;
-                if *room.rate.borrow() != per_second {
-                    room.rate.send_replace(per_second);
-                }
+                room.rate.store(per_second.to_bits(), Ordering::Relaxed);
                 if per_second > 0.0 || counts.iter().any(|c| *c != accepted) {
                     let _ = chat.rates.send(RateSample { channel: room.channel.clone(), per_second });
                 }
                 room.rate_gauge.set(per_second);
                 if viewers != last_presence.0 && now - last_presence.1 >= PRESENCE_EVERY {
                     last_presence = (viewers, now);
-                    publish(&chat, &room, ferrocast_chat::wire::presence_frame(viewers), 0, 0, now_ms());
+                    publish(&chat, &room, ferrocast_chat::wire::presence_frame(viewers), 0, 0, unix_ms());
                 }
                 idle_since = if idle { Some(idle_since.unwrap_or(now)) } else { None };
                 if idle_since.is_some_and(|t| now - t >= IDLE_CLOSE) && close_if_unused(&chat, room) {
@@ -78,14 +77,22 @@ pub(super) async fn run(chat: Arc<Chat>, weak: Weak<RoomHandle>, wake: Arc<Notif
 /// Drops the room from the registry if nobody but the registry and this task holds it.
 fn close_if_unused(chat: &Chat, room: Arc<RoomHandle>) -> bool {
     let mut rooms = chat.rooms();
-    // Two references: the registry's and ours. Joins take theirs under the registry lock.
-    if Arc::strong_count(&room) > 2 || !room.lock().is_idle() {
+    // A deleted channel's room is no longer registered, and a new room may stand under its name:
+    // only this very room is ever removed.
+    let registered = rooms
+        .get(&room.channel)
+        .is_some_and(|r| Arc::ptr_eq(r, &room));
+    // The registry's reference (if any) and ours. Joins take theirs under the registry lock.
+    let ours = if registered { 2 } else { 1 };
+    if Arc::strong_count(&room) > ours || !room.lock().is_idle() {
         return false;
     }
-    rooms.remove(&room.channel);
+    if registered {
+        rooms.remove(&room.channel);
+        ::metrics::gauge!(metrics::CHAT_ROOMS).decrement(1.0);
+    }
     drop(rooms);
     chat.broker.remove(&room.channel);
-    ::metrics::gauge!(metrics::CHAT_ROOMS).decrement(1.0);
     tracing::debug!(channel = %room.channel, "idle chat room closed");
     true
 }
@@ -147,7 +154,7 @@ pub(super) fn flush(chat: &Chat, room: &RoomHandle) {
         events,
         ..
     } = batch;
-    let accepted_ms = events.first().map_or_else(now_ms, |e| e.ts_ms);
+    let accepted_ms = events.first().map_or_else(unix_ms, |e| e.ts_ms);
     publish(
         chat,
         room,

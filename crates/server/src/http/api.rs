@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use ferrocast_db::ChannelRecord;
 use serde::{Deserialize, Serialize};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 /// Longest channel name.
 pub const MAX_NAME_LEN: usize = 48;
@@ -46,12 +46,6 @@ struct ChannelView {
     live: bool,
     created_at: String,
     key_rotated_at: String,
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn rfc3339(ms: i64) -> String {
@@ -178,7 +172,7 @@ async fn create(
     let key = auth::new_stream_key();
     let record = state
         .db
-        .create_channel(&body.name, &auth::hash_key(&key), now_ms())
+        .create_channel(&body.name, &auth::hash_key(&key), crate::clock::unix_ms())
         .await?;
     tracing::info!(channel = %record.name, "channel created");
     Ok((
@@ -238,7 +232,7 @@ async fn rotate(
     let key = auth::new_stream_key();
     if !state
         .db
-        .rotate_key(&name, &auth::hash_key(&key), now_ms())
+        .rotate_key(&name, &auth::hash_key(&key), crate::clock::unix_ms())
         .await?
     {
         return Err(AppError::not_found("channel"));

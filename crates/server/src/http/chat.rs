@@ -7,7 +7,8 @@
 use super::api::{bearer, ChannelName, CHANNEL_PATH_PARAM};
 use super::error::AppError;
 use crate::auth;
-use crate::chat::{now_ms, upgrade, Chat, OpenError};
+use crate::chat::{upgrade, Chat, OpenError};
+use crate::clock::unix_ms;
 use crate::state::AppState;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, Request, State};
@@ -222,7 +223,7 @@ async fn action(
     let room = state.chat.room(&owner.channel).await.map_err(open_error)?;
     let event = room
         .lock()
-        .moderate(now_ms(), &owner.channel, Role::Streamer, action)
+        .moderate(unix_ms(), &owner.channel, Role::Streamer, action)
         .map_err(refusal_error)?;
     room.wake();
     tracing::info!(channel = %owner.channel, by = owner.by, kind = event.kind.type_name(), "chat moderation via API");
@@ -286,9 +287,7 @@ async fn stats(
     State(state): State<AppState>,
     ChannelName(name): ChannelName,
 ) -> Result<Response, AppError> {
-    let room = state.chat.room(&name).await.map_err(open_error)?;
-    let viewers = room.lock().viewers();
-    let rate = state.chat.message_rate(&name).map_or(0.0, |r| *r.borrow());
+    let (viewers, rate) = state.chat.stats(&name).await.map_err(open_error)?;
     Ok(Json(serde_json::json!({
         "viewers": viewers,
         "messages_per_second": rate,

@@ -98,6 +98,21 @@ fn viewers_and_the_streamer_talk_in_one_order() {
     });
     assert_eq!(server.get("/chat/nope", &[]).status, 404);
     assert_eq!(server.get("/chat/talk", &[]).status, 400);
+    // Bad history and stats requests get a 4xx with a JSON reason.
+    for bad in ["?before=xyz", "?limit=many", "?since=3"] {
+        let r = server.get(&format!("/api/v1/channels/talk/chat{bad}"), &[]);
+        let body: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(
+            (r.status, body["error"].as_str()),
+            (400, Some("invalid_query")),
+            "{bad}"
+        );
+    }
+    assert_eq!(server.get("/api/v1/channels/nope/chat", &[]).status, 404);
+    assert_eq!(
+        server.get("/api/v1/channels/nope/chat/stats", &[]).status,
+        404
+    );
 }
 
 #[test]

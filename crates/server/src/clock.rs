@@ -1,0 +1,10 @@
+//! The wall clock, in the unit the protocol crates take: unix milliseconds.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Now, in unix milliseconds (0 if the clock is before 1970).
+pub fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
