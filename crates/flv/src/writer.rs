@@ -5,7 +5,7 @@ use ferrocast_amf0::Value;
 use ferrocast_media::{Frame, MediaEvent, StreamMetadata, TrackKind};
 
 use crate::reader::TagType;
-use crate::{FRAME_TYPE_KEY, PACKET_CODED, PACKET_SEQUENCE_HEADER};
+use crate::{SoundFormat, VideoCodecId, FRAME_TYPE_KEY, PACKET_CODED, PACKET_SEQUENCE_HEADER};
 
 /// Largest tag body the FLV format can describe: DataSize is 24 bits.
 pub const MAX_FLV_TAG_SIZE: u32 = (1 << 24) - 1;
@@ -17,10 +17,10 @@ const PREVIOUS_TAG_SIZE_LEN: usize = 4;
 /// VIDEODATA FrameType of an inter frame.
 const FRAME_TYPE_INTER: u8 = 2;
 /// VIDEODATA CodecID of AVC.
-const CODEC_AVC: u8 = 7;
+const CODEC_AVC: u8 = VideoCodecId::AVC.0;
 /// AUDIODATA header byte for AAC: SoundFormat 10, and the rate/size/type the spec requires for
 /// AAC (44 kHz, 16-bit, stereo) whatever the real ones, which the AudioSpecificConfig carries.
-const AAC_AUDIO_HEADER: u8 = 0xaf;
+const AAC_AUDIO_HEADER: u8 = (SoundFormat::AAC.0 << 4) | 0x0f;
 /// FLV header flags.
 const HEADER_FLAG_AUDIO: u8 = 0x04;
 const HEADER_FLAG_VIDEO: u8 = 0x01;

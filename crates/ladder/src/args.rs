@@ -166,6 +166,7 @@ pub fn ffmpeg_args(
     }
     let has_audio = plan.iter().any(|r| r.audio_bitrate_kbps.is_some());
 
+    let gop = MAX_GOP_FRAMES.to_string();
     let mut out = Vec::new();
     push_all(
         &mut out,
@@ -199,7 +200,6 @@ pub fn ffmpeg_args(
         }
         encoder.codec_args(rung.preset.as_deref(), &mut out);
         let kbps = rung.video_bitrate_kbps;
-        let gop = MAX_GOP_FRAMES.to_string();
         out.extend([
             "-b:v".into(),
             format!("{kbps}k"),
@@ -210,7 +210,7 @@ pub fn ffmpeg_args(
             "-g".into(),
             gop.clone(),
             "-keyint_min".into(),
-            gop,
+            gop.clone(),
             "-force_key_frames:v".into(),
             "source".into(),
             "-r:v".into(),

@@ -83,14 +83,12 @@ impl Ladder {
     /// Checks every rung; presets must be known to at least one encoder (see [`Self::validate_for`]).
     pub fn validate(&self) -> Result<(), LadderError> {
         self.check(|rung, preset| {
-            if Encoder::all_presets().any(|p| p == preset) {
-                Ok(())
-            } else {
-                Err(LadderError::UnknownPreset {
+            ensure(Encoder::all_presets().any(|p| p == preset), || {
+                LadderError::UnknownPreset {
                     rung: rung.to_owned(),
                     preset: preset.to_owned(),
-                })
-            }
+                }
+            })
         })
     }
 
@@ -103,48 +101,49 @@ impl Ladder {
         &self,
         check_preset: impl Fn(&str, &str) -> Result<(), LadderError>,
     ) -> Result<(), LadderError> {
-        if self.rungs.len() > MAX_RUNGS {
-            return Err(LadderError::TooManyRungs {
+        ensure(self.rungs.len() <= MAX_RUNGS, || {
+            LadderError::TooManyRungs {
                 count: self.rungs.len(),
                 max: MAX_RUNGS,
-            });
-        }
-        if self.enabled && self.rungs.is_empty() {
-            return Err(LadderError::NoRungs);
-        }
+            }
+        })?;
+        ensure(!self.enabled || !self.rungs.is_empty(), || {
+            LadderError::NoRungs
+        })?;
         let mut names = HashSet::new();
         for r in &self.rungs {
             check_name(&r.name)?;
-            if !names.insert(r.name.as_str()) {
-                return Err(LadderError::DuplicateName {
+            ensure(names.insert(r.name.as_str()), || {
+                LadderError::DuplicateName {
                     name: r.name.clone(),
-                });
-            }
+                }
+            })?;
             let rung = || r.name.clone();
-            if !HEIGHT_RANGE.contains(&r.height) || r.height % 2 != 0 {
-                return Err(LadderError::InvalidHeight {
+            ensure(
+                HEIGHT_RANGE.contains(&r.height) && r.height % 2 == 0,
+                || LadderError::InvalidHeight {
                     rung: rung(),
                     height: r.height,
-                });
-            }
-            if !VIDEO_KBPS_RANGE.contains(&r.video_bitrate_kbps) {
-                return Err(LadderError::VideoBitrateOutOfRange {
+                },
+            )?;
+            ensure(VIDEO_KBPS_RANGE.contains(&r.video_bitrate_kbps), || {
+                LadderError::VideoBitrateOutOfRange {
                     rung: rung(),
                     kbps: r.video_bitrate_kbps,
-                });
-            }
-            if !AUDIO_KBPS_RANGE.contains(&r.audio_bitrate_kbps) {
-                return Err(LadderError::AudioBitrateOutOfRange {
+                }
+            })?;
+            ensure(AUDIO_KBPS_RANGE.contains(&r.audio_bitrate_kbps), || {
+                LadderError::AudioBitrateOutOfRange {
                     rung: rung(),
                     kbps: r.audio_bitrate_kbps,
-                });
-            }
-            if !FRAME_RATE_RANGE.contains(&r.frame_rate) {
-                return Err(LadderError::FrameRateOutOfRange {
+                }
+            })?;
+            ensure(FRAME_RATE_RANGE.contains(&r.frame_rate), || {
+                LadderError::FrameRateOutOfRange {
                     rung: rung(),
                     fps: r.frame_rate,
-                });
-            }
+                }
+            })?;
             if let Some(preset) = &r.preset {
                 check_preset(&r.name, preset)?;
             }
@@ -153,20 +152,24 @@ impl Ladder {
     }
 }
 
+/// `Ok` when `ok`, else the error `error` builds.
+pub(crate) fn ensure(ok: bool, error: impl FnOnce() -> LadderError) -> Result<(), LadderError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(error())
+    }
+}
+
 fn check_name(name: &str) -> Result<(), LadderError> {
     let valid = (1..=MAX_NAME_LEN).contains(&name.len())
         && name
             .bytes()
             .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'));
-    if !valid {
-        return Err(LadderError::InvalidName {
-            name: name.to_owned(),
-        });
-    }
-    if name == RESERVED_NAME {
-        return Err(LadderError::ReservedName {
-            name: name.to_owned(),
-        });
-    }
-    Ok(())
+    ensure(valid, || LadderError::InvalidName {
+        name: name.to_owned(),
+    })?;
+    ensure(name != RESERVED_NAME, || LadderError::ReservedName {
+        name: name.to_owned(),
+    })
 }

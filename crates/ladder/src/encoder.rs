@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::args::{push, push_all};
+use crate::config::ensure;
 use crate::LadderError;
 
 /// Render node used for VAAPI when the configuration names none.
@@ -107,15 +108,13 @@ impl Encoder {
     }
 
     pub(crate) fn check_preset(&self, rung: &str, preset: &str) -> Result<(), LadderError> {
-        if self.presets().contains(&preset) {
-            Ok(())
-        } else {
-            Err(LadderError::PresetNotSupported {
+        ensure(self.presets().contains(&preset), || {
+            LadderError::PresetNotSupported {
                 rung: rung.to_owned(),
                 preset: preset.to_owned(),
                 encoder: self.ffmpeg_name(),
-            })
-        }
+            }
+        })
     }
 
     /// Global options that create the hardware device filters upload to (VAAPI only).
@@ -126,11 +125,9 @@ impl Encoder {
                 && device
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"/_.-".contains(&b));
-            if !valid {
-                return Err(LadderError::InvalidDevice {
-                    device: device.clone(),
-                });
-            }
+            ensure(valid, || LadderError::InvalidDevice {
+                device: device.clone(),
+            })?;
             push(out, "-init_hw_device");
             out.push(format!("vaapi={VAAPI_DEVICE_NAME}:{device}"));
             push_all(out, &["-filter_hw_device", VAAPI_DEVICE_NAME]);
@@ -211,12 +208,12 @@ impl Encoder {
             &mut out,
             &["-f", "lavfi", "-i", "testsrc=size=256x144:rate=30"],
         );
-        let filters = match self.shared_filters() {
-            Some(shared) => format!("{shared},{}", self.scale_filter(256, 144)),
-            None => self.scale_filter(256, 144),
-        };
+        let scale = self.scale_filter(256, 144);
         push(&mut out, "-vf");
-        out.push(filters);
+        out.push(match self.shared_filters() {
+            Some(shared) => format!("{shared},{scale}"),
+            None => scale,
+        });
         self.codec_args(None, &mut out);
         push_all(
             &mut out,

@@ -108,7 +108,7 @@ pub enum LadderError {
     #[error("the ladder is enabled but has no rungs")]
     NoRungs,
     /// A rung name outside `[a-z0-9_-]{1,32}`.
-    #[error("rung name {name:?} is not 1 to 32 of a-z, 0-9, '_' and '-'")]
+    #[error("rung name {name:?} is not 1 to {MAX_NAME_LEN} of a-z, 0-9, '_' and '-'")]
     InvalidName {
         /// The name.
         name: String,
@@ -126,7 +126,10 @@ pub enum LadderError {
         name: String,
     },
     /// A height that is odd or outside [`HEIGHT_RANGE`].
-    #[error("rung {rung}: height {height} is not an even number in 144..=2160")]
+    #[error(
+        "rung {rung}: height {height} is not an even number in {:?}",
+        HEIGHT_RANGE
+    )]
     InvalidHeight {
         /// The rung's name.
         rung: String,
@@ -134,7 +137,10 @@ pub enum LadderError {
         height: u32,
     },
     /// A video bitrate outside [`VIDEO_KBPS_RANGE`].
-    #[error("rung {rung}: video bitrate {kbps} kbit/s is outside 100..=50000")]
+    #[error(
+        "rung {rung}: video bitrate {kbps} kbit/s is outside {:?}",
+        VIDEO_KBPS_RANGE
+    )]
     VideoBitrateOutOfRange {
         /// The rung's name.
         rung: String,
@@ -142,7 +148,10 @@ pub enum LadderError {
         kbps: u32,
     },
     /// An audio bitrate outside [`AUDIO_KBPS_RANGE`].
-    #[error("rung {rung}: audio bitrate {kbps} kbit/s is outside 32..=320")]
+    #[error(
+        "rung {rung}: audio bitrate {kbps} kbit/s is outside {:?}",
+        AUDIO_KBPS_RANGE
+    )]
     AudioBitrateOutOfRange {
         /// The rung's name.
         rung: String,
@@ -150,7 +159,7 @@ pub enum LadderError {
         kbps: u32,
     },
     /// A frame rate outside [`FRAME_RATE_RANGE`].
-    #[error("rung {rung}: frame rate {fps} is outside 1..=120")]
+    #[error("rung {rung}: frame rate {fps} is outside {:?}", FRAME_RATE_RANGE)]
     FrameRateOutOfRange {
         /// The rung's name.
         rung: String,

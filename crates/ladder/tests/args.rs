@@ -293,6 +293,48 @@ fn validation_errors() {
 }
 
 #[test]
+fn error_messages_name_the_limits() {
+    let rung = || "720p".to_owned();
+    let messages = [
+        (
+            LadderError::InvalidName { name: "HD".into() },
+            "rung name \"HD\" is not 1 to 32 of a-z, 0-9, '_' and '-'",
+        ),
+        (
+            LadderError::InvalidHeight {
+                rung: rung(),
+                height: 145,
+            },
+            "rung 720p: height 145 is not an even number in 144..=2160",
+        ),
+        (
+            LadderError::VideoBitrateOutOfRange {
+                rung: rung(),
+                kbps: 99,
+            },
+            "rung 720p: video bitrate 99 kbit/s is outside 100..=50000",
+        ),
+        (
+            LadderError::AudioBitrateOutOfRange {
+                rung: rung(),
+                kbps: 321,
+            },
+            "rung 720p: audio bitrate 321 kbit/s is outside 32..=320",
+        ),
+        (
+            LadderError::FrameRateOutOfRange {
+                rung: rung(),
+                fps: 0,
+            },
+            "rung 720p: frame rate 0 is outside 1..=120",
+        ),
+    ];
+    for (error, message) in messages {
+        assert_eq!(error.to_string(), message);
+    }
+}
+
+#[test]
 fn serde_shape() {
     let ladder: Ladder = serde_json::from_str(r#"{"enabled": true}"#).unwrap();
     assert_eq!(ladder, enabled());

@@ -195,42 +195,35 @@ fn transcode_and_check(dir: &Path, source: &Path, info: SourceInfo) {
     }
 }
 
-#[test]
-fn x264_rungs_keep_the_source_keyframes() {
+/// Makes a 1280x720 source at `rate` fps with `video_options`, transcodes it with x264 and checks
+/// every rung; skipped when ffmpeg or ffprobe is missing.
+fn x264_case(name: &str, rate: u32, video_options: &[&str]) {
     if !tools_available() {
         eprintln!("ffmpeg/ffprobe not on PATH; skipping the real x264 transcode");
         return;
     }
-    let dir = TempDir::new("x264");
+    let dir = TempDir::new(name);
     let source = dir.0.join("source.flv");
-    // B-frames in the source: presentation order differs from decode order.
-    make_source(&source, 30, &["-g", "60"]);
+    make_source(&source, rate, video_options);
     let info = SourceInfo {
         width: 1280,
         height: 720,
-        frame_rate: 30.0,
+        frame_rate: f64::from(rate),
         has_audio: true,
     };
     transcode_and_check(&dir.0, &source, info);
 }
 
 #[test]
+fn x264_rungs_keep_the_source_keyframes() {
+    // B-frames in the source: presentation order differs from decode order.
+    x264_case("x264", 30, &["-g", "60"]);
+}
+
+#[test]
 fn x264_rungs_keep_odd_keyframes_when_halving_the_frame_rate() {
-    if !tools_available() {
-        eprintln!("ffmpeg/ffprobe not on PATH; skipping the real x264 transcode");
-        return;
-    }
-    let dir = TempDir::new("x264-60fps");
-    let source = dir.0.join("source.flv");
     // 60 fps with a keyframe every 75 frames: every other one on an odd frame, which a 30 fps
     // grid does not contain. No B-frames, so the audio starts at 0 and the AAC priming would go
     // negative without the trim.
-    make_source(&source, 60, &["-g", "75", "-bf", "0"]);
-    let info = SourceInfo {
-        width: 1280,
-        height: 720,
-        frame_rate: 60.0,
-        has_audio: true,
-    };
-    transcode_and_check(&dir.0, &source, info);
+    x264_case("x264-60fps", 60, &["-g", "75", "-bf", "0"]);
 }

@@ -53,17 +53,19 @@ fn output_of(state: &AppState, name: &str) -> Result<Arc<Output>, AppError> {
 /// Playlists may be cached for half a segment: long enough to absorb a crowd, short enough that
 /// players still see each new segment promptly.
 pub fn playlist_cache_control(segment_duration: std::time::Duration) -> HeaderValue {
-    let secs = (segment_duration.as_secs() / 2).max(1);
-    HeaderValue::from_str(&format!("public, max-age={secs}"))
-        .unwrap_or(HeaderValue::from_static("no-cache"))
+    public_max_age(segment_duration.as_secs() / 2)
 }
 
 /// Playlists answering a blocking reload may be cached for three target durations, as long as such
 /// a request may wait: the URL names a position, and a playlist that reached it stays a correct
 /// answer for it, so a CDN can collapse the requests of every viewer waiting for that position.
 pub fn blocking_playlist_cache_control(segment_duration: std::time::Duration) -> HeaderValue {
-    let secs = (segment_duration.as_secs() * 3).max(1);
-    HeaderValue::from_str(&format!("public, max-age={secs}"))
+    public_max_age(segment_duration.as_secs() * 3)
+}
+
+/// `public, max-age=N`, at least one second.
+fn public_max_age(secs: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!("public, max-age={}", secs.max(1)))
         .unwrap_or(HeaderValue::from_static("no-cache"))
 }
 
@@ -171,20 +173,18 @@ enum SegmentFile {
 
 fn parse_file(file: &str) -> Option<SegmentFile> {
     if let Some(n) = file.strip_suffix(".m4s") {
-        let number = |n: &str| digits(n).and_then(|n| n.parse().ok());
         return match n.split_once('.') {
             Some((msn, part)) => Some(SegmentFile::Part(number(msn)?, number(part)?)),
             None => number(n).map(SegmentFile::Media),
         };
     }
-    let n = file.strip_prefix("init-")?.strip_suffix(".mp4")?;
-    digits(n)
-        .and_then(|n| n.parse().ok())
-        .map(SegmentFile::Init)
+    number(file.strip_prefix("init-")?.strip_suffix(".mp4")?).map(SegmentFile::Init)
 }
 
-fn digits(s: &str) -> Option<&str> {
-    (!s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit())).then_some(s)
+/// A decimal number of at most 20 digits and nothing else (`parse` alone would take a `+`).
+fn number<T: std::str::FromStr>(s: &str) -> Option<T> {
+    let digits = !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
+    digits.then(|| s.parse().ok()).flatten()
 }
 
 async fn segment(

@@ -10,6 +10,7 @@ use ferrocast_packager::{
     target_duration_secs, Boundary, InitSegment, LiveWindow, MediaPart, MediaSegment, WindowConfig,
 };
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
@@ -61,7 +62,7 @@ pub struct RungInfo {
     /// Configured video + audio bitrate, bit/s: BANDWIDTH until segments can be measured.
     pub configured_bps: u64,
     /// Frame rate it is encoded at.
-    pub frame_rate: Option<f64>,
+    pub frame_rate: f64,
 }
 
 /// One rendition's window, cached playlists and position.
@@ -92,6 +93,12 @@ pub struct Output {
     /// The last [`RECENT_BOUNDARIES`] of them; sends happen under this lock so that a new
     /// subscriber's snapshot and stream neither overlap nor miss one.
     recent: Mutex<VecDeque<Boundary>>,
+    /// Bumped after every change the multivariant playlist may show: an init or segment of any
+    /// rendition, a rung listed or retired, a frame rate measured (parts never show there).
+    master_generation: AtomicU64,
+    /// The multivariant playlist as last rendered, with the generation it shows: rendered once
+    /// per change, not per request.
+    master: Mutex<Option<(u64, CachedPlaylist)>>,
 }
 
 #[derive(Debug)]
@@ -101,6 +108,7 @@ struct WindowState {
     media: CachedPlaylist,
     /// The Playlist Delta Update (`_HLS_skip=YES`); the full text when nothing can be skipped.
     delta: CachedPlaylist,
+    /// The source's measured frame rate (a rung's is in `rung`).
     frame_rate: Option<f64>,
     rung: Option<RungInfo>,
     /// Listed in the multivariant playlist.
@@ -130,7 +138,7 @@ impl Rendition {
                 version: 0,
                 media,
                 delta,
-                frame_rate: rung.and_then(|r| r.frame_rate),
+                frame_rate: None,
                 rung,
                 listed: true,
             }),
@@ -169,7 +177,14 @@ impl Output {
             rungs: RwLock::new(Vec::new()),
             boundaries,
             recent: Mutex::new(VecDeque::new()),
+            master_generation: AtomicU64::new(0),
+            master: Mutex::new(None),
         }
+    }
+
+    /// The multivariant playlist may have changed.
+    fn master_changed(&self) {
+        self.master_generation.fetch_add(1, Ordering::Release);
     }
 
     fn rungs(&self) -> Vec<Arc<Rendition>> {
@@ -195,29 +210,32 @@ impl Output {
     /// The transcoded rendition `name`, created (with the source's window settings) if missing,
     /// and listed in the multivariant playlist.
     pub fn add_rung(&self, name: &str, info: RungInfo) -> Arc<Rendition> {
-        let mut rungs = self.rungs.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some(r) = rungs.iter().find(|r| r.name == name) {
-            let mut w = r.write();
-            w.listed = true;
-            w.rung = Some(info);
-            if info.frame_rate.is_some() {
-                w.frame_rate = info.frame_rate;
+        let rendition = {
+            let mut rungs = self.rungs.write().unwrap_or_else(PoisonError::into_inner);
+            if let Some(r) = rungs.iter().find(|r| r.name == name) {
+                let mut w = r.write();
+                w.listed = true;
+                w.rung = Some(info);
+                r.clone()
+            } else {
+                let r = Arc::new(Rendition::new(
+                    &self.sid,
+                    name,
+                    self.config.clone(),
+                    Some(info),
+                ));
+                rungs.push(r.clone());
+                r
             }
-            return r.clone();
-        }
-        let r = Arc::new(Rendition::new(
-            &self.sid,
-            name,
-            self.config.clone(),
-            Some(info),
-        ));
-        rungs.push(r.clone());
-        r
+        };
+        self.master_changed();
+        rendition
     }
 
     /// Stops listing a rung in the multivariant playlist and ends its playlist.
     pub fn retire_rung(&self, rendition: &Rendition) {
         rendition.write().listed = false;
+        self.master_changed();
         self.end_rendition(rendition);
     }
 
@@ -257,33 +275,37 @@ impl Output {
 
     /// The multivariant playlist, once the source's first segment exists.
     pub fn master_playlist(&self) -> Option<CachedPlaylist> {
-        let (source, version) = {
-            let w = self.source.read();
-            (
-                variant(&w.window, w.frame_rate, None, SOURCE_RENDITION)?,
-                w.version,
-            )
-        };
-        let mut variants = vec![source];
-        let mut tag = version;
-        for rung in self.rungs() {
-            let w = rung.read();
-            if !w.listed {
-                continue;
-            }
-            if let Some(v) = variant(&w.window, w.frame_rate, w.rung, &rung.name) {
-                tag = tag.wrapping_mul(31).wrapping_add(w.version + 1);
-                variants.push(v);
+        // Held while rendering, so a crowd arriving after a change waits for one rendering.
+        let mut cached = self.master.lock().unwrap_or_else(PoisonError::into_inner);
+        let generation = self.master_generation.load(Ordering::Acquire);
+        if let Some((rendered, playlist)) = cached.as_ref() {
+            if *rendered == generation {
+                return Some(playlist.clone());
             }
         }
-        let playlist = MultivariantPlaylist {
-            independent_segments: false,
-            variants,
+        let source = {
+            let w = self.source.read();
+            variant(&w.window, w.frame_rate, None, SOURCE_RENDITION)?
         };
-        Some(CachedPlaylist {
-            body: Bytes::from(playlist.render()),
-            etag: etag_value(&self.sid, "m", tag, ""),
-        })
+        let mut variants = vec![source];
+        for rung in self.rungs() {
+            let w = rung.read();
+            if w.listed {
+                variants.extend(variant(&w.window, None, w.rung, &rung.name));
+            }
+        }
+        let playlist = CachedPlaylist {
+            body: Bytes::from(
+                MultivariantPlaylist {
+                    independent_segments: false,
+                    variants,
+                }
+                .render(),
+            ),
+            etag: etag_value(&self.sid, "m", generation, ""),
+        };
+        *cached = Some((generation, playlist.clone()));
+        Some(playlist)
     }
 
     /// Blocking-request limits of `rendition`, if it exists and is Low-Latency.
@@ -328,39 +350,41 @@ impl Output {
 
     pub(super) fn set_frame_rate(&self, fps: f64) {
         self.source.write().frame_rate = Some(fps);
+        self.master_changed();
     }
 
     pub(super) fn push_init(&self, init: InitSegment) {
-        self.push_init_to(&self.source.clone(), init);
+        self.push_init_to(&self.source, init);
     }
 
     /// Regular-latency: the window numbers the segment itself.
     pub(super) fn push_segment(&self, segment: MediaSegment) -> u64 {
         let mut msn = 0;
-        self.update(&self.source.clone(), |window| {
+        self.update(&self.source, |window| {
             msn = window.push_segment(segment);
             true
         });
+        self.master_changed();
         msn
     }
 
     /// Low-Latency: the segmenter's number; `None` when it was already taken (ignored).
     pub(super) fn push_segment_at(&self, msn: u64, segment: MediaSegment) -> Option<u64> {
-        self.push_segment_to(&self.source.clone(), msn, segment)
+        self.push_segment_to(&self.source, msn, segment)
     }
 
     /// Returns whether the playlist changed (a last part waits for its segment, unlisted).
     pub(super) fn push_part(&self, part: MediaPart) -> bool {
-        self.push_part_to(&self.source.clone(), part)
+        self.push_part_to(&self.source, part)
     }
 
     pub(super) fn mark_discontinuity(&self) {
-        self.mark_discontinuity_of(&self.source.clone());
+        self.mark_discontinuity_of(&self.source);
     }
 
     /// Ends the source's playlist (the transcoder ends the rungs' once they have flushed).
     pub(super) fn end(&self) {
-        self.end_rendition(&self.source.clone());
+        self.end_rendition(&self.source);
     }
 
     /// Registers an init segment in `rendition`'s window.
@@ -369,6 +393,7 @@ impl Output {
             window.push_init(init);
             true
         });
+        self.master_changed();
     }
 
     /// Pushes a segment at the segmenter's number; `None` when it was already taken (ignored).
@@ -379,10 +404,12 @@ impl Output {
         segment: MediaSegment,
     ) -> Option<u64> {
         let mut pushed = None;
-        self.update(rendition, |window| {
+        if self.update(rendition, |window| {
             pushed = window.push_segment_at(msn, segment);
             pushed.is_some()
-        });
+        }) {
+            self.master_changed();
+        }
         pushed
     }
 
@@ -394,12 +421,15 @@ impl Output {
     /// The next segment of `rendition` follows a discontinuity.
     pub fn mark_discontinuity_of(&self, rendition: &Rendition) {
         // Parts of an unfinished segment are sealed into a segment here, which changes the
-        // playlist; otherwise only the next segment's tag changes, which nothing shows yet.
-        self.update(rendition, |window| {
+        // playlist (and the multivariant playlist's BANDWIDTH); otherwise only the next
+        // segment's tag changes, which nothing shows yet.
+        if self.update(rendition, |window| {
             let before = (window.next_msn(), window.last_position());
             window.mark_discontinuity();
             (window.next_msn(), window.last_position()) != before
-        });
+        }) {
+            self.master_changed();
+        }
     }
 
     /// Ends `rendition`'s playlist (EXT-X-ENDLIST).
@@ -483,7 +513,8 @@ fn etag_value(sid: &str, rendition: &str, version: u64, variant: &str) -> Header
 }
 
 /// A rendition's `EXT-X-STREAM-INF`: CODECS from its init, BANDWIDTH measured from its segments
-/// (or, for a rung not measured yet, its configured bitrate).
+/// (or, for a rung not measured yet, its configured bitrate), FRAME-RATE the rung's or the
+/// source's measured `frame_rate`.
 fn variant(
     window: &LiveWindow,
     frame_rate: Option<f64>,
@@ -491,12 +522,12 @@ fn variant(
     name: &str,
 ) -> Option<VariantStream> {
     let init = window.current_init()?;
-    let (peak, average) = match (window.bitrates(), rung) {
-        (Some(measured), _) if window.segment_count() >= 2 || rung.is_none() => measured,
-        (_, Some(info)) => (info.configured_bps, info.configured_bps),
-        (None, None) => return None,
-        (Some(measured), None) => measured,
-    };
+    // A rung's configured bitrate stands in until two of its segments are measured.
+    let measured = window
+        .bitrates()
+        .filter(|_| rung.is_none() || window.segment_count() >= 2);
+    let (peak, average) =
+        measured.or_else(|| rung.map(|r| (r.configured_bps, r.configured_bps)))?;
     let mut codecs = Vec::new();
     if let Some(v) = &init.video {
         codecs.push(v.codec_string.clone());
@@ -510,7 +541,10 @@ fn variant(
         average_bandwidth: Some(average.max(1)),
         codecs,
         resolution: init.video.as_ref().map(|v| (v.width, v.height)),
-        frame_rate: init.video.as_ref().and(frame_rate),
+        frame_rate: init
+            .video
+            .as_ref()
+            .and(rung.map(|r| r.frame_rate).or(frame_rate)),
         name: Some(name.to_owned()),
     })
 }

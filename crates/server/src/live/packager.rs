@@ -5,6 +5,7 @@
 //! back in time continues the same playlist after an EXT-X-DISCONTINUITY.
 
 use super::{LiveChannel, LiveConfig, Output};
+use crate::clock::unix_ms;
 use crate::metrics as m;
 use ferrocast_hub::{HubEvent, Recv, Subscriber};
 use ferrocast_media::{MediaEvent, TrackKind};
@@ -15,12 +16,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
 use tracing::{info, warn};
-
-fn unix_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
 
 /// A broadcast id unique across restarts and channels: milliseconds since the epoch in base 36.
 fn new_sid() -> String {

@@ -9,6 +9,7 @@
 //!   sheds the highest rung when encoding is slower than real time, and ends the rungs' playlists
 //!   with the broadcast. The source rendition never depends on it.
 
+mod process;
 mod progress;
 mod rung;
 mod supervisor;

@@ -1,6 +1,59 @@
-//! ffmpeg's `-progress` report, the restart back-off and the encode-speed watch: pure state.
+//! ffmpeg's `-progress` report and log lines, the restart back-off and the encode-speed watch.
 
 use std::time::Duration;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt};
+
+/// Longest line kept from ffmpeg's stdout or stderr; the rest of a longer line is dropped.
+pub const MAX_LINE: usize = 1024;
+
+/// Reads lines from ffmpeg's stdout or stderr, each bounded by [`MAX_LINE`] and decoded lossily,
+/// so that neither a line without an end nor a byte that is not UTF-8 stops the reading (a pipe
+/// nobody drains would stall ffmpeg).
+pub struct BoundedLines<R> {
+    reader: R,
+    line: Vec<u8>,
+}
+
+impl<R: AsyncBufRead + Unpin> BoundedLines<R> {
+    /// Lines of `reader`.
+    pub fn new(reader: R) -> Self {
+        Self {
+            reader,
+            line: Vec::new(),
+        }
+    }
+
+    /// The next line without its `\n` (or `\r\n`), at most [`MAX_LINE`] bytes of it; `None` at the
+    /// end of the stream.
+    pub async fn next_line(&mut self) -> std::io::Result<Option<String>> {
+        self.line.clear();
+        let mut read_any = false;
+        loop {
+            let buf = self.reader.fill_buf().await?;
+            if buf.is_empty() {
+                break;
+            }
+            read_any = true;
+            let (text, used, end) = match buf.iter().position(|&b| b == b'\n') {
+                Some(i) => (&buf[..i], i + 1, true),
+                None => (buf, buf.len(), false),
+            };
+            let room = MAX_LINE.saturating_sub(self.line.len());
+            self.line.extend_from_slice(&text[..text.len().min(room)]);
+            self.reader.consume(used);
+            if end {
+                break;
+            }
+        }
+        if !read_any {
+            return Ok(None);
+        }
+        if self.line.last() == Some(&b'\r') {
+            self.line.pop();
+        }
+        Ok(Some(String::from_utf8_lossy(&self.line).into_owned()))
+    }
+}
 
 /// One `-progress` block (`key=value` lines ended by `progress=continue|end`).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -156,6 +209,23 @@ mod tests {
         assert_eq!(p.line("garbage"), None);
         assert_eq!(p.line("speed=  1.5x "), None);
         assert_eq!(p.line("progress=continue").unwrap().speed, Some(1.5));
+    }
+
+    #[tokio::test]
+    async fn lines_are_bounded_and_read_past_bad_bytes() {
+        let mut input = b"frame=1\r\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 3 * MAX_LINE));
+        input.extend_from_slice(b"\nbad \xff\n\nlast");
+        // A reader that hands out a few bytes at a time, as a pipe may.
+        let mut lines = BoundedLines::new(tokio::io::BufReader::with_capacity(7, &input[..]));
+        let mut got = Vec::new();
+        while let Some(line) = lines.next_line().await.unwrap() {
+            got.push(line);
+        }
+        let long = "x".repeat(MAX_LINE);
+        assert_eq!(got, ["frame=1", long.as_str(), "bad \u{fffd}", "", "last"]);
+        let mut empty = BoundedLines::new(&b""[..]);
+        assert_eq!(empty.next_line().await.unwrap(), None);
     }
 
     #[test]

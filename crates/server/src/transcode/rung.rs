@@ -1,13 +1,14 @@
 //! One rung's way back: ffmpeg's FLV from a Unix socket, demuxed into media events, cut by a
 //! follower segmenter at the source's boundaries, pushed into the rung's window.
 
+use crate::clock::unix_ms;
 use crate::live::{Output, Rendition};
 use bytes::{Buf, BytesMut};
 use ferrocast_flv::{FlvTag, TagDemuxer, TagType, DEFAULT_MAX_TAG_SIZE};
-use ferrocast_packager::{LiveSegmenter, SegmenterConfig, SegmenterOutput};
+use ferrocast_packager::{Boundary, LiveSegmenter, SegmenterConfig, SegmenterOutput};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::net::UnixListener;
 use tokio::sync::broadcast;
@@ -15,12 +16,12 @@ use tracing::{debug, warn};
 
 /// How long ffmpeg may take to connect to a rung's socket (it probes its input first).
 const ACCEPT_TIMEOUT: Duration = Duration::from_secs(20);
-
-fn unix_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
+/// FLV file header (9 bytes for version 1; a longer DataOffset is skipped, up to this much).
+const FILE_HEADER_LEN: usize = 9;
+const MAX_DATA_OFFSET: usize = 64;
+/// Tag header, and the `PreviousTagSize` after each tag (and after the file header).
+const TAG_HEADER_LEN: usize = 11;
+const PREVIOUS_TAG_SIZE_LEN: usize = 4;
 
 /// Splits an FLV byte stream into tags as it arrives.
 #[derive(Debug, Default)]
@@ -49,31 +50,31 @@ impl FlvStream {
     /// The next complete tag, if one is buffered.
     pub fn next_tag(&mut self) -> Result<Option<FlvTag>, FlvStreamError> {
         if !self.header_done {
-            if self.buf.len() < 9 {
+            let Some(header) = self.buf.get(..FILE_HEADER_LEN) else {
                 return Ok(None);
-            }
-            if &self.buf[..3] != b"FLV" {
+            };
+            if &header[..3] != b"FLV" {
                 return Err(FlvStreamError::NotFlv);
             }
-            let offset = u32::from_be_bytes([self.buf[5], self.buf[6], self.buf[7], self.buf[8]]);
-            let skip = offset as usize + 4;
-            if !(9..=64).contains(&(offset as usize)) {
+            let offset = u32::from_be_bytes([header[5], header[6], header[7], header[8]]) as usize;
+            if !(FILE_HEADER_LEN..=MAX_DATA_OFFSET).contains(&offset) {
                 return Err(FlvStreamError::NotFlv);
             }
+            let skip = offset + PREVIOUS_TAG_SIZE_LEN;
             if self.buf.len() < skip {
                 return Ok(None);
             }
             self.buf.advance(skip);
             self.header_done = true;
         }
-        if self.buf.len() < 11 {
+        let Some(header) = self.buf.get(..TAG_HEADER_LEN) else {
             return Ok(None);
-        }
-        let size = u32::from_be_bytes([0, self.buf[1], self.buf[2], self.buf[3]]);
+        };
+        let size = u32::from_be_bytes([0, header[1], header[2], header[3]]);
         if size > DEFAULT_MAX_TAG_SIZE {
             return Err(FlvStreamError::TooLarge(size));
         }
-        let total = 11 + size as usize + 4;
+        let total = TAG_HEADER_LEN + size as usize + PREVIOUS_TAG_SIZE_LEN;
         if self.buf.len() < total {
             return Ok(None);
         }
@@ -82,7 +83,7 @@ impl FlvStream {
         let filtered = tag[0] & 0x20 != 0;
         let timestamp = u32::from_be_bytes([tag[7], tag[4], tag[5], tag[6]]);
         let stream_id = u32::from_be_bytes([0, tag[8], tag[9], tag[10]]);
-        tag.advance(11);
+        tag.advance(TAG_HEADER_LEN);
         let body = tag.slice(..size as usize);
         Ok(Some(FlvTag {
             kind,
@@ -107,10 +108,7 @@ pub struct RungTask {
     /// Its path, removed once connected (or given up).
     pub path: PathBuf,
     /// The source segmenter's recent boundaries (pushed first) and those that follow.
-    pub boundaries: (
-        Vec<ferrocast_packager::Boundary>,
-        broadcast::Receiver<ferrocast_packager::Boundary>,
-    ),
+    pub boundaries: (Vec<Boundary>, broadcast::Receiver<Boundary>),
     /// Subtracted from the source's timestamps when they were fed to ffmpeg.
     pub offset_ms: i64,
     /// The follower's configuration (same part target as the source).
@@ -137,12 +135,9 @@ impl RungTask {
         debug!(channel = %self.channel, rendition = %name, "rung connected");
         let mut follower = LiveSegmenter::follower(self.segmenter.clone());
         // Cuts made since the keyframe ffmpeg started from.
-        for mut boundary in std::mem::take(&mut self.boundaries.0) {
+        for boundary in std::mem::take(&mut self.boundaries.0) {
             if boundary.at_pts_ms >= self.offset_ms {
-                boundary.at_pts_ms -= self.offset_ms;
-                if let Err(error) = follower.push_boundary(boundary) {
-                    warn!(channel = %self.channel, rendition = %name, %error, "boundary refused");
-                }
+                self.push_boundary(&mut follower, boundary);
             }
         }
         let mut demux = TagDemuxer::new();
@@ -153,11 +148,8 @@ impl RungTask {
             tokio::select! {
                 biased;
                 b = self.boundaries.1.recv(), if boundaries_open => match b {
-                    Ok(mut boundary) => {
-                        boundary.at_pts_ms -= self.offset_ms;
-                        if let Err(error) = follower.push_boundary(boundary) {
-                            warn!(channel = %self.channel, rendition = %name, %error, "boundary refused");
-                        }
+                    Ok(boundary) => {
+                        self.push_boundary(&mut follower, boundary);
                         self.drain(&mut follower);
                     }
                     Err(broadcast::error::RecvError::Lagged(n)) => {
@@ -186,9 +178,7 @@ impl RungTask {
                                 return;
                             }
                         };
-                        if tag.kind != TagType::AUDIO && tag.kind != TagType::VIDEO {
-                            continue;
-                        }
+                        // Script tags (onMetaData) yield nothing.
                         match demux.tag(&tag) {
                             Ok(Some(event)) => {
                                 if let Err(error) = follower.handle_event(unix_ms(), &event) {
@@ -208,6 +198,14 @@ impl RungTask {
         follower.finish(unix_ms());
         self.drain(&mut follower);
         debug!(channel = %self.channel, rendition = %name, "rung stream ended");
+    }
+
+    /// Gives the follower a cut of the source, on the timeline ffmpeg was fed.
+    fn push_boundary(&self, follower: &mut LiveSegmenter, mut boundary: Boundary) {
+        boundary.at_pts_ms -= self.offset_ms;
+        if let Err(error) = follower.push_boundary(boundary) {
+            warn!(channel = %self.channel, rendition = %self.rendition.name, %error, "boundary refused");
+        }
     }
 
     fn drain(&self, follower: &mut LiveSegmenter) {
@@ -274,6 +272,40 @@ mod tests {
         }
         let mut bad = FlvStream::default();
         bad.extend(b"GIF89a...........");
-        assert!(bad.next_tag().is_err());
+        assert!(matches!(bad.next_tag(), Err(FlvStreamError::NotFlv)));
+    }
+
+    #[test]
+    fn bad_headers_and_oversized_tags_are_refused() {
+        let stream = |bytes: &[u8]| {
+            let mut s = FlvStream::default();
+            s.extend(bytes);
+            s.next_tag()
+        };
+        // DataOffset below the header's own size, or far beyond any known header.
+        assert!(matches!(
+            stream(b"FLV\x01\x05\0\0\0\x08\0\0\0\0"),
+            Err(FlvStreamError::NotFlv)
+        ));
+        assert!(matches!(
+            stream(b"FLV\x01\x05\0\0\x01\0"),
+            Err(FlvStreamError::NotFlv)
+        ));
+        // Incomplete input is not an error: more may come.
+        assert!(matches!(stream(b"FLV\x01\x05\0\0"), Ok(None)));
+        assert!(matches!(
+            stream(b"FLV\x01\x05\0\0\0\x09\0\0\0\0\x09\0\0"),
+            Ok(None)
+        ));
+        // A tag over the cap is refused from its header, before its body is buffered.
+        let mut huge = b"FLV\x01\x05\0\0\0\x09\0\0\0\0".to_vec();
+        let size = DEFAULT_MAX_TAG_SIZE + 1;
+        huge.push(9);
+        huge.extend_from_slice(&size.to_be_bytes()[1..]);
+        huge.extend_from_slice(&[0; 7]);
+        assert!(matches!(
+            stream(&huge),
+            Err(FlvStreamError::TooLarge(s)) if s == size
+        ));
     }
 }

@@ -90,11 +90,7 @@ fn set_number(
     if slot.is_some() {
         return Err(DirectiveError::Repeated { name });
     }
-    // Digits only: `parse` alone would also take a leading `+`.
-    let digits =
-        !value.is_empty() && value.len() <= 20 && value.bytes().all(|b| b.is_ascii_digit());
-    let number = digits.then(|| value.parse().ok()).flatten();
-    *slot = Some(number.ok_or(DirectiveError::NotANumber { name })?);
+    *slot = Some(super::number(value).ok_or(DirectiveError::NotANumber { name })?);
     Ok(())
 }
 
@@ -184,18 +180,15 @@ pub async fn wait_playlist(
         Decision::TooFar => return Err(too_far("playlist", msn, part)),
         ready => return Ok(ready),
     }
-    let _blocked = Blocked::new("playlist");
-    let wait = position.wait_for(|p| decide(p, msn, part, &limits) != Decision::Wait);
-    let waited = tokio::time::timeout(limits.target_duration * MAX_WAIT_TARGETS, wait).await;
-    match waited {
-        Ok(Ok(reached)) => match decide(&reached, msn, part, &limits) {
-            // Positions only move forward, so a request cannot become too far while waiting;
-            // refused all the same rather than assumed.
-            Decision::TooFar => Err(too_far("playlist", msn, part)),
-            decision => Ok(decision),
-        },
-        // The broadcast's output is gone (the channel was deleted): nothing will come.
-        Ok(Err(_)) | Err(_) => Err(not_ready("playlist", msn, part)),
+    let reached = wait(&mut position, "playlist", msn, part, limits, |p| {
+        decide(p, msn, part, &limits) != Decision::Wait
+    })
+    .await?;
+    match decide(&reached, msn, part, &limits) {
+        // Positions only move forward, so a request cannot become too far while waiting; refused
+        // all the same rather than assumed.
+        Decision::TooFar => Err(too_far("playlist", msn, part)),
+        decision => Ok(decision),
     }
 }
 
@@ -215,24 +208,40 @@ pub async fn wait_part(
     let hinted = |p: &Position| p.hint == Some((msn, index));
     // The window is updated before the position is sent, so a lookup made after observing a
     // position sees at least that position.
-    if !hinted(&position.borrow_and_update()) {
-        return Ok(output.part(rendition, msn, index));
+    if hinted(&position.borrow_and_update()) {
+        // Until the hint moves on: the part is complete, or was never made (a publisher left).
+        wait(&mut position, "part", msn, Some(index), limits, |p| {
+            !hinted(p)
+        })
+        .await?;
     }
-    let _blocked = Blocked::new("part");
-    let wait = position.wait_for(|p| !hinted(p));
-    let waited = tokio::time::timeout(limits.target_duration * MAX_WAIT_TARGETS, wait).await;
-    match waited {
-        // The hint moved on: the part is complete, or was never made (a publisher left).
-        Ok(Ok(_)) => Ok(output.part(rendition, msn, index)),
-        Ok(Err(_)) | Err(_) => Err(not_ready("part", msn, Some(index))),
+    Ok(output.part(rendition, msn, index))
+}
+
+/// Holds a request until `done` holds for the position, for at most three target durations
+/// (counted in [`m::HLS_BLOCKED`] meanwhile); a 503 when that time passes or the broadcast's
+/// output is gone (the channel was deleted: nothing will come).
+async fn wait(
+    position: &mut watch::Receiver<Position>,
+    kind: &'static str,
+    msn: u64,
+    part: Option<u64>,
+    limits: BlockingLimits,
+    done: impl FnMut(&Position) -> bool,
+) -> Result<Position, AppError> {
+    let _blocked = Blocked::new(kind);
+    let wait = position.wait_for(done);
+    match tokio::time::timeout(limits.target_duration * MAX_WAIT_TARGETS, wait).await {
+        Ok(Ok(reached)) => Ok(*reached),
+        Ok(Err(_)) | Err(_) => Err(not_ready(kind, msn, part)),
     }
 }
 
 /// A 400 for directives that cannot be read.
 pub fn malformed(error: &DirectiveError) -> AppError {
-    count_error("playlist", "400");
     debug!(%error, "delivery directives refused");
-    AppError::bad_request(
+    refusal(
+        "playlist",
         StatusCode::BAD_REQUEST,
         "bad_delivery_directive",
         error.to_string(),
@@ -240,9 +249,9 @@ pub fn malformed(error: &DirectiveError) -> AppError {
 }
 
 fn too_far(kind: &'static str, msn: u64, part: Option<u64>) -> AppError {
-    count_error(kind, "400");
     debug!(kind, msn, part, "blocking request too far ahead");
-    AppError::bad_request(
+    refusal(
+        kind,
         StatusCode::BAD_REQUEST,
         "too_far_ahead",
         "the requested segment or part is too far beyond the end of the playlist",
@@ -250,17 +259,25 @@ fn too_far(kind: &'static str, msn: u64, part: Option<u64>) -> AppError {
 }
 
 fn not_ready(kind: &'static str, msn: u64, part: Option<u64>) -> AppError {
-    count_error(kind, "503");
     debug!(kind, msn, part, "blocking request timed out");
-    AppError::bad_request(
+    refusal(
+        kind,
         StatusCode::SERVICE_UNAVAILABLE,
         "not_ready",
         "the requested segment or part did not become available in time",
     )
 }
 
-fn count_error(kind: &'static str, code: &'static str) {
-    metrics::counter!(m::HLS_BLOCKING_ERRORS, "kind" => kind, "code" => code).increment(1);
+/// The error answered to a blocking request, counted by kind and status code.
+fn refusal(
+    kind: &'static str,
+    status: StatusCode,
+    code: &'static str,
+    message: impl Into<String>,
+) -> AppError {
+    metrics::counter!(m::HLS_BLOCKING_ERRORS, "kind" => kind, "code" => status.as_str().to_owned())
+        .increment(1);
+    AppError::bad_request(status, code, message)
 }
 
 /// Counts a request in [`m::HLS_BLOCKED`] while it waits, however the wait ends (including the

@@ -58,7 +58,7 @@ fn rungs_are_served_listed_and_reported() {
         "240p",
         RungInfo {
             configured_bps: 464_000,
-            frame_rate: Some(30.0),
+            frame_rate: 30.0,
         },
     );
     assert!(Arc::ptr_eq(&output.rendition("240p").unwrap(), &rung));
@@ -129,4 +129,41 @@ async fn waiters_see_each_part_and_the_end() {
     let end = *output.watch_position(SOURCE_RENDITION).unwrap().borrow();
     assert!(end.ended);
     assert_eq!(end.hint, None);
+}
+
+#[test]
+fn the_master_is_rendered_once_per_change_it_shows() {
+    let mut config = WindowConfig::new(Duration::from_secs(2), 6, "s/");
+    config.low_latency = Some(LowLatencyConfig::new(Duration::from_millis(504)));
+    let output = Output::new("s".into(), config);
+    output.push_init(init(360));
+    output.push_segment_at(0, segment(0)).unwrap();
+    let first = output.master_playlist().unwrap();
+    let again = output.master_playlist().unwrap();
+    assert_eq!(first.etag, again.etag);
+    assert_eq!(
+        first.body.as_ptr(),
+        again.body.as_ptr(),
+        "served from the cache"
+    );
+    // Parts never show in the multivariant playlist.
+    assert!(output.push_part(part(1, 0, false)));
+    assert_eq!(output.master_playlist().unwrap().etag, first.etag);
+    // A measured frame rate does, under a new validator.
+    output.set_frame_rate(30.0);
+    let measured = output.master_playlist().unwrap();
+    assert_ne!(measured.etag, first.etag);
+    assert!(String::from_utf8_lossy(&measured.body).contains("FRAME-RATE=30"));
+    // So do a rung being listed and a segment being added.
+    output.add_rung(
+        "240p",
+        RungInfo {
+            configured_bps: 464_000,
+            frame_rate: 30.0,
+        },
+    );
+    let listed = output.master_playlist().unwrap();
+    assert_ne!(listed.etag, measured.etag);
+    output.push_segment_at(1, segment(1)).unwrap();
+    assert_ne!(output.master_playlist().unwrap().etag, listed.etag);
 }
