@@ -18,6 +18,7 @@ mod bits;
 mod error;
 mod metadata;
 mod reader;
+mod stream;
 mod timestamp;
 mod writer;
 
@@ -31,6 +32,7 @@ pub use avc::parse_avc_config;
 pub use error::FlvError;
 pub use metadata::{parse_metadata, MAX_ENCODER_NAME_LEN};
 pub use reader::{FlvReader, FlvTag, TagType, DEFAULT_MAX_TAG_SIZE};
+pub use stream::{FlvStreamReader, MAX_STREAM_DATA_OFFSET};
 pub use timestamp::TimestampUnwrapper;
 pub use writer::{FlvWriteError, FlvWriter, MAX_FLV_TAG_SIZE};
 

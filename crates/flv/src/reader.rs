@@ -11,11 +11,98 @@ use crate::FlvError;
 pub const DEFAULT_MAX_TAG_SIZE: u32 = 8 << 20;
 
 /// Size of the FLV file header (version 1).
-const FILE_HEADER_LEN: usize = 9;
+pub(crate) const FILE_HEADER_LEN: usize = 9;
 /// Size of a tag header.
-const TAG_HEADER_LEN: usize = 11;
+pub(crate) const TAG_HEADER_LEN: usize = 11;
 /// Size of a `PreviousTagSize` field.
-const PREVIOUS_TAG_SIZE_LEN: usize = 4;
+pub(crate) const PREVIOUS_TAG_SIZE_LEN: usize = 4;
+
+/// What the file header says.
+pub(crate) struct FileHeader {
+    /// Where the first `PreviousTagSize` starts.
+    pub(crate) data_offset: usize,
+    pub(crate) has_audio: bool,
+    pub(crate) has_video: bool,
+}
+
+/// Checks the 9-byte file header at the start of `data`.
+pub(crate) fn parse_file_header(data: &[u8]) -> Result<FileHeader, FlvError> {
+    let Some(&[f, l, v, version, flags, o0, o1, o2, o3]) = data.get(..FILE_HEADER_LEN) else {
+        return Err(FlvError::InvalidFileHeader {
+            reason: "shorter than 9 bytes",
+        });
+    };
+    if [f, l, v] != *b"FLV" {
+        return Err(FlvError::InvalidFileHeader {
+            reason: "no FLV signature",
+        });
+    }
+    if version != 1 {
+        return Err(FlvError::InvalidFileHeader {
+            reason: "version is not 1",
+        });
+    }
+    let data_offset = usize::try_from(u32::from_be_bytes([o0, o1, o2, o3]))
+        .ok()
+        .filter(|&p| p >= FILE_HEADER_LEN)
+        .ok_or(FlvError::InvalidFileHeader {
+            reason: "DataOffset inside the header",
+        })?;
+    Ok(FileHeader {
+        data_offset,
+        has_audio: flags & 0b100 != 0,
+        has_video: flags & 0b1 != 0,
+    })
+}
+
+/// A tag header (11 bytes).
+pub(crate) struct TagHeader {
+    kind: TagType,
+    filtered: bool,
+    /// Body size in bytes (< 2^24).
+    pub(crate) size: usize,
+    timestamp: u32,
+    stream_id: u32,
+}
+
+impl TagHeader {
+    /// Parses the header at stream offset `offset`, refusing a body over `max_size`.
+    pub(crate) fn parse(head: &[u8], offset: u64, max_size: u32) -> Result<Self, FlvError> {
+        let &[b0, s0, s1, s2, t0, t1, t2, t3, i0, i1, i2] = head else {
+            return Err(FlvError::TruncatedFile {
+                offset,
+                needed: TAG_HEADER_LEN as u64,
+                available: head.len() as u64,
+            });
+        };
+        let size = u32::from_be_bytes([0, s0, s1, s2]);
+        if size > max_size {
+            return Err(FlvError::TagTooLarge {
+                offset,
+                size,
+                max: max_size,
+            });
+        }
+        Ok(Self {
+            kind: TagType(b0 & 0x1f),
+            filtered: b0 & 0x20 != 0,
+            size: size as usize,
+            timestamp: u32::from_be_bytes([t3, t0, t1, t2]),
+            stream_id: u32::from_be_bytes([0, i0, i1, i2]),
+        })
+    }
+
+    /// The tag with its body.
+    pub(crate) fn tag(self, body: Bytes) -> FlvTag {
+        FlvTag {
+            kind: self.kind,
+            filtered: self.filtered,
+            timestamp: self.timestamp,
+            stream_id: self.stream_id,
+            body,
+        }
+    }
+}
 
 /// FLV TagType (5 bits), kept open so unknown types pass through.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -76,33 +163,17 @@ impl FlvReader {
     /// Checks the file header and positions the reader at the first tag.
     pub fn new(data: impl Into<Bytes>) -> Result<Self, FlvError> {
         let data = data.into();
-        let Some(&[f, l, v, version, flags, o0, o1, o2, o3]) = data.get(..FILE_HEADER_LEN) else {
-            return Err(FlvError::InvalidFileHeader {
-                reason: "shorter than 9 bytes",
-            });
-        };
-        if [f, l, v] != *b"FLV" {
-            return Err(FlvError::InvalidFileHeader {
-                reason: "no FLV signature",
-            });
-        }
-        if version != 1 {
-            return Err(FlvError::InvalidFileHeader {
-                reason: "version is not 1",
-            });
-        }
-        let data_offset = u32::from_be_bytes([o0, o1, o2, o3]);
-        let pos = usize::try_from(data_offset)
-            .ok()
-            .filter(|&p| p >= FILE_HEADER_LEN && p <= data.len())
+        let header = parse_file_header(&data)?;
+        let pos = Some(header.data_offset)
+            .filter(|&p| p <= data.len())
             .ok_or(FlvError::InvalidFileHeader {
                 reason: "DataOffset outside the file",
             })?;
         Ok(Self {
             data,
             pos,
-            has_audio: flags & 0b100 != 0,
-            has_video: flags & 0b1 != 0,
+            has_audio: header.has_audio,
+            has_video: header.has_video,
             max_tag_size: DEFAULT_MAX_TAG_SIZE,
             done: false,
         })
@@ -138,33 +209,18 @@ impl FlvReader {
             // Clean end: nothing, or only the last PreviousTagSize (possibly cut short), is left.
             return Ok(None);
         }
-        let Some(&[b0, s0, s1, s2, t0, t1, t2, t3, i0, i1, i2]) =
-            self.data.get(header_at..header_at + TAG_HEADER_LEN)
-        else {
+        let Some(head) = self.data.get(header_at..header_at + TAG_HEADER_LEN) else {
             return Err(self.truncated(header_at, TAG_HEADER_LEN));
         };
-        let size = u32::from_be_bytes([0, s0, s1, s2]);
-        if size > self.max_tag_size {
-            return Err(FlvError::TagTooLarge {
-                offset: header_at as u64,
-                size,
-                max: self.max_tag_size,
-            });
-        }
+        let head = TagHeader::parse(head, header_at as u64, self.max_tag_size)?;
         let body_at = header_at + TAG_HEADER_LEN;
         // size < 2^24, so this cannot overflow.
-        let body_end = body_at + size as usize;
+        let body_end = body_at + head.size;
         if body_end > self.data.len() {
-            return Err(self.truncated(header_at, TAG_HEADER_LEN + size as usize));
+            return Err(self.truncated(header_at, TAG_HEADER_LEN + head.size));
         }
         self.pos = body_end;
-        Ok(Some(FlvTag {
-            kind: TagType(b0 & 0x1f),
-            filtered: b0 & 0x20 != 0,
-            timestamp: u32::from_be_bytes([t3, t0, t1, t2]),
-            stream_id: u32::from_be_bytes([0, i0, i1, i2]),
-            body: self.data.slice(body_at..body_end),
-        }))
+        Ok(Some(head.tag(self.data.slice(body_at..body_end))))
     }
 }
 

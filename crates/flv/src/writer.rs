@@ -5,15 +5,12 @@ use ferrocast_amf0::Value;
 use ferrocast_media::{Frame, MediaEvent, StreamMetadata, TrackKind};
 
 use crate::reader::TagType;
+use crate::reader::{PREVIOUS_TAG_SIZE_LEN, TAG_HEADER_LEN};
 use crate::{SoundFormat, VideoCodecId, FRAME_TYPE_KEY, PACKET_CODED, PACKET_SEQUENCE_HEADER};
 
 /// Largest tag body the FLV format can describe: DataSize is 24 bits.
 pub const MAX_FLV_TAG_SIZE: u32 = (1 << 24) - 1;
 
-/// Size of a tag header.
-const TAG_HEADER_LEN: usize = 11;
-/// Size of a `PreviousTagSize` field.
-const PREVIOUS_TAG_SIZE_LEN: usize = 4;
 /// VIDEODATA FrameType of an inter frame.
 const FRAME_TYPE_INTER: u8 = 2;
 /// VIDEODATA CodecID of AVC.
