@@ -18,8 +18,19 @@ pub fn format_duration(seconds: f64) -> String {
     }
 }
 
-/// `xs:dateTime` in UTC with milliseconds, e.g. `2026-11-24T14:00:00.000Z`.
+/// Earliest instant written: 0000-01-01T00:00:00.000Z, in unix ms.
+const MIN_UNIX_MS: i64 = -62_167_219_200_000;
+/// Latest instant written: 9999-12-31T23:59:59.999Z, in unix ms (four-digit years only).
+const MAX_UNIX_MS: i64 = 253_402_300_799_999;
+
+/// `xs:dateTime` in UTC with milliseconds, e.g. `2026-11-24T14:00:00.000Z`. Times outside years
+/// 0000..=9999 are clamped to that range.
+///
+/// The same spelling (and civil-date algorithm) as `ferrocast-hls` uses for
+/// `EXT-X-PROGRAM-DATE-TIME`, kept as a copy on purpose: a manifest format must not depend on the
+/// other one for this; a shared copy belongs in a lower crate both use, which does not exist yet.
 pub fn format_time(unix_ms: i64) -> String {
+    let unix_ms = unix_ms.clamp(MIN_UNIX_MS, MAX_UNIX_MS);
     let days = unix_ms.div_euclid(86_400_000);
     let ms_of_day = unix_ms.rem_euclid(86_400_000);
     // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
@@ -166,7 +177,8 @@ fn template(t: &SegmentTemplate, out: &mut String) {
         let mut repeat = 0;
         while let Some(next) = t.timeline.get(i + repeat + 1) {
             let prev = t.timeline[i + repeat];
-            if next.duration != first.duration || next.start != prev.start + prev.duration {
+            let contiguous = prev.start.checked_add(prev.duration) == Some(next.start);
+            if next.duration != first.duration || !contiguous {
                 break;
             }
             repeat += 1;
@@ -230,5 +242,30 @@ mod tests {
         assert_eq!(format_time(1_795_000_000_123), "2026-11-18T11:06:40.123Z");
         assert_eq!(format_time(951_782_400_000), "2000-02-29T00:00:00.000Z");
         assert_eq!(escape("a\"<&>'\u{7}"), "a&quot;&lt;&amp;&gt;&apos;");
+    }
+
+    #[test]
+    fn times_outside_four_digit_years_are_clamped() {
+        assert_eq!(format_time(i64::MIN), "0000-01-01T00:00:00.000Z");
+        assert_eq!(format_time(i64::MAX), "9999-12-31T23:59:59.999Z");
+        assert_eq!(format_time(-1), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn timeline_ends_beyond_u64_break_the_run_instead_of_overflowing() {
+        let entry = |start, duration| crate::TimelineEntry { start, duration };
+        let t = SegmentTemplate {
+            timescale: 1,
+            initialization: String::new(),
+            media: String::new(),
+            start_number: 0,
+            presentation_time_offset: 0,
+            timeline: vec![entry(u64::MAX - 1, 5), entry(3, 5), entry(8, 5)],
+        };
+        let mut out = String::new();
+        template(&t, &mut out);
+        assert!(out.contains(
+            "<S t=\"18446744073709551614\" d=\"5\"/>\n          <S t=\"3\" d=\"5\" r=\"1\"/>\n"
+        ));
     }
 }

@@ -3,7 +3,7 @@
 //! None of these tags needs a higher `EXT-X-VERSION` except `EXT-X-SKIP` (version 9, §8): clients
 //! that do not know them ignore them and fall back to regular-latency playback.
 
-use crate::text::{write_quoted_inner, write_seconds};
+use crate::text::{sanitised_seconds, write_quoted_inner, write_seconds};
 use std::fmt::Write as _;
 
 /// A Partial Segment (`EXT-X-PART`, rfc8216bis §4.4.4.9): a slice of a Parent Segment published
@@ -130,6 +130,12 @@ impl RenditionReport {
             last_msn,
             last_part,
         }
+    }
+
+    /// Appends the tag line as [`crate::MediaPlaylist::render_into`] writes it, for a server that
+    /// appends the reports to a cached playlist (they are its last lines, rfc8216bis §4.4.5.4).
+    pub fn render_into(&self, out: &mut String) {
+        write_rendition_report(out, self);
     }
 }
 
@@ -260,15 +266,6 @@ pub(crate) fn count_skippable(
         later_segments += 1.0;
     }
     total - remaining_written
-}
-
-/// A duration the way [`write_seconds`] treats it before rounding.
-pub(crate) fn sanitised_seconds(seconds: f64) -> f64 {
-    if seconds.is_finite() {
-        seconds.clamp(0.0, 1.0e9)
-    } else {
-        0.0
-    }
 }
 
 #[cfg(test)]

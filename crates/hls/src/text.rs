@@ -59,12 +59,16 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 ///
 /// Negative, `NaN` and infinite values are written as `0.000`; absurdly large ones are clamped.
 pub(crate) fn write_seconds(out: &mut String, seconds: f64) {
-    let s = if seconds.is_finite() {
+    let _ = write!(out, "{:.3}", sanitised_seconds(seconds));
+}
+
+/// A duration the way [`write_seconds`] treats it before rounding.
+pub(crate) fn sanitised_seconds(seconds: f64) -> f64 {
+    if seconds.is_finite() {
         seconds.clamp(0.0, 1.0e9)
     } else {
         0.0
-    };
-    let _ = write!(out, "{s:.3}");
+    }
 }
 
 /// Appends a URI line: everything but CR and LF, which would end the line early.

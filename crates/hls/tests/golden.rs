@@ -1,11 +1,9 @@
 //! Golden playlists: the rendered text must match the committed files byte for byte.
 
-use ferrocast_hls::{MediaPlaylist, MediaSegment, MultivariantPlaylist, VariantStream};
+mod common;
 
-fn golden(name: &str) -> String {
-    let path = format!("{}/tests/golden/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"))
-}
+use common::golden;
+use ferrocast_hls::{MediaPlaylist, MediaSegment, MultivariantPlaylist, VariantStream};
 
 fn segment(msn: u64, duration: f64, pdt: i64, map: &str) -> MediaSegment {
     let mut s = MediaSegment::new(format!("k3x9/{msn}.m4s"), duration);

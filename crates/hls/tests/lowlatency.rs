@@ -1,19 +1,13 @@
 //! Golden Low-Latency HLS playlists: the rendered text must match the committed files byte for
 //! byte, and must pass the crate's own validator.
 
-use ferrocast_hls::validate::{validate_media_playlist, PlaylistFacts, Violation};
+mod common;
+
+use common::{golden, valid};
+use ferrocast_hls::validate::Violation;
 use ferrocast_hls::{
-    MediaPlaylist, MediaSegment, PartialSegment, PreloadHint, RenditionReport, ServerControl, Skip,
+    MediaPlaylist, MediaSegment, PartialSegment, PreloadHint, RenditionReport, Skip,
 };
-
-fn golden(name: &str) -> String {
-    let path = format!("{}/tests/golden/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"))
-}
-
-fn valid(text: &str) -> PlaylistFacts {
-    validate_media_playlist(text).unwrap_or_else(|v| panic!("{v:#?}\n{text}"))
-}
 
 const T0: i64 = 1_714_564_800_000;
 
@@ -37,16 +31,10 @@ fn parts(msn: u64, durations: &[f64]) -> Vec<PartialSegment> {
         .collect()
 }
 
+/// The shared Low-Latency playlist, with `EXT-X-INDEPENDENT-SEGMENTS`.
 fn low_latency(target_duration: u64) -> MediaPlaylist {
-    let mut p = MediaPlaylist::new(target_duration);
+    let mut p = common::low_latency(target_duration);
     p.independent_segments = true;
-    p.part_target = Some(0.5);
-    let mut control = ServerControl::new();
-    control.can_block_reload = true;
-    control.can_skip_until = Some(12.0);
-    control.hold_back = Some(6.0);
-    control.part_hold_back = Some(1.5);
-    p.server_control = Some(control);
     p
 }
 

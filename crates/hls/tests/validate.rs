@@ -1,24 +1,20 @@
 //! The validator: one test per rule it enforces, starting from a valid playlist and breaking it,
 //! and property tests that it never panics.
 
+mod common;
+
+use common::{low_latency, valid};
 use ferrocast_hls::validate::{
-    validate_constant_target, validate_media_playlist, PlaylistFacts, Violation,
+    validate_constant_target, validate_media_playlist, Violation, MAX_PLAYLIST_BYTES,
 };
-use ferrocast_hls::{MediaPlaylist, MediaSegment, PartialSegment, PreloadHint, ServerControl};
+use ferrocast_hls::{MediaPlaylist, MediaSegment, PartialSegment, PreloadHint};
 use proptest::prelude::*;
 
 /// A valid Low-Latency playlist: target 2 s, part target 0.5 s, four segments with parts on the
 /// last two, one trailing part and a preload hint.
 fn base() -> MediaPlaylist {
-    let mut p = MediaPlaylist::new(2);
+    let mut p = low_latency(2);
     p.media_sequence = 10;
-    p.part_target = Some(0.5);
-    let mut control = ServerControl::new();
-    control.can_block_reload = true;
-    control.can_skip_until = Some(12.0);
-    control.hold_back = Some(6.0);
-    control.part_hold_back = Some(1.5);
-    p.server_control = Some(control);
     for msn in 10..14 {
         let mut s = MediaSegment::new(format!("{msn}.m4s"), 2.0);
         s.map_uri = Some("init.mp4".into());
@@ -32,10 +28,6 @@ fn base() -> MediaPlaylist {
     p.trailing_parts = vec![PartialSegment::new("14.0.m4s", 0.5)];
     p.preload_hints = vec![PreloadHint::part("14.1.m4s")];
     p
-}
-
-fn facts(text: &str) -> PlaylistFacts {
-    validate_media_playlist(text).unwrap_or_else(|v| panic!("{v:#?}\n{text}"))
 }
 
 fn violations(text: &str) -> Vec<Violation> {
@@ -54,7 +46,7 @@ fn edited(from: &str, to: &str) -> String {
 
 #[test]
 fn the_base_playlist_is_valid() {
-    let f = facts(&base().render());
+    let f = valid(&base().render());
     assert_eq!(f.target_duration, 2);
     assert_eq!(f.part_target, Some(0.5));
     assert_eq!(f.version, Some(6));
@@ -75,6 +67,36 @@ fn malformed_lines() {
     assert!(matches!(v[0], Violation::Malformed { .. }), "{v:?}");
     let v = violations(&edited("#EXTINF:2.000,\n10.m4s", "10.m4s"));
     assert!(matches!(v[0], Violation::Malformed { .. }), "{v:?}");
+}
+
+#[test]
+fn oversized_input_and_attribute_lists_are_refused() {
+    let text = base().render();
+    // Padding in a comment line: exactly the bound is read, one byte more is not.
+    let padded = |len: usize| format!("{text}{}\n", "#".repeat(len - text.len() - 1));
+    valid(&padded(MAX_PLAYLIST_BYTES));
+    assert_eq!(
+        violations(&padded(MAX_PLAYLIST_BYTES + 1)),
+        [Violation::TooLarge {
+            len: MAX_PLAYLIST_BYTES + 1,
+            max: MAX_PLAYLIST_BYTES
+        }]
+    );
+    let extra: String = (0..32).map(|i| format!(",X{i}=1")).collect();
+    assert_eq!(
+        violations(&edited(
+            "PART-TARGET=0.500\n",
+            &format!("PART-TARGET=0.500{extra}\n")
+        )),
+        [
+            Violation::Malformed {
+                line: 5,
+                what: "attribute list longer than 32 attributes"
+            },
+            Violation::PartWithoutPartInf,
+            Violation::PreloadHintWithoutPartInf
+        ]
+    );
 }
 
 #[test]
@@ -119,7 +141,7 @@ fn header_and_playlist_tags() {
 #[test]
 fn segment_longer_than_the_target() {
     // 2.499 rounds to 2 and is fine; 2.5 rounds to 3.
-    facts(&edited("#EXTINF:2.000,\n10.m4s", "#EXTINF:2.499,\n10.m4s"));
+    valid(&edited("#EXTINF:2.000,\n10.m4s", "#EXTINF:2.499,\n10.m4s"));
     assert_eq!(
         violations(&edited("#EXTINF:2.000,\n10.m4s", "#EXTINF:2.500,\n10.m4s")),
         [Violation::SegmentTooLong {
@@ -145,7 +167,7 @@ fn part_durations() {
         }]
     );
     // 85% of 0.5 s is 0.425 s.
-    facts(&edited(
+    valid(&edited(
         "DURATION=0.500,URI=\"12.1.m4s\"",
         "DURATION=0.425,URI=\"12.1.m4s\"",
     ));
@@ -161,19 +183,19 @@ fn part_durations() {
     );
     // The exceptions: the final part of a parent, an independent part, a gap part, and the part
     // before a gap part.
-    facts(&edited(
+    valid(&edited(
         "DURATION=0.500,URI=\"12.3.m4s\"",
         "DURATION=0.100,URI=\"12.3.m4s\"",
     ));
-    facts(&edited(
+    valid(&edited(
         "DURATION=0.500,URI=\"12.1.m4s\"",
         &format!("{short},INDEPENDENT=YES"),
     ));
-    facts(&edited(
+    valid(&edited(
         "DURATION=0.500,URI=\"12.1.m4s\"",
         "DURATION=0.1,URI=\"12.1.m4s\",GAP=YES",
     ));
-    facts(
+    valid(
         &edited(
             "DURATION=0.500,URI=\"12.1.m4s\"",
             "DURATION=0.1,URI=\"12.1.m4s\"",
@@ -218,7 +240,7 @@ fn part_inf_requirements() {
         "#EXT-X-ENDLIST\n",
         1,
     );
-    assert!(facts(&ended).end_list);
+    assert!(valid(&ended).end_list);
     let without_part_inf = edited("#EXT-X-PART-INF:PART-TARGET=0.500\n", "");
     assert_eq!(
         violations(&without_part_inf),
@@ -274,7 +296,7 @@ fn skip_rules() {
         }]
     );
     let zero = text.replacen("SKIPPED-SEGMENTS=1", "SKIPPED-SEGMENTS=0", 1);
-    assert_eq!(facts(&zero).skipped_segments, 0);
+    assert_eq!(valid(&zero).skipped_segments, 0);
     assert_eq!(
         violations(&zero.replacen("CAN-SKIP-UNTIL=12.000,", "", 1)),
         [Violation::SkipWithoutCanSkipUntil]
@@ -307,7 +329,7 @@ fn rendition_reports_fill_omitted_attributes() {
          #EXT-X-RENDITION-REPORT:URI=\"../b.m3u8\"\n",
         base().render()
     );
-    let reports = facts(&text).rendition_reports;
+    let reports = valid(&text).rendition_reports;
     let got: Vec<_> = reports
         .iter()
         .map(|r| (r.uri.as_str(), r.last_msn, r.last_part))
@@ -320,11 +342,11 @@ fn rendition_reports_fill_omitted_attributes() {
 
 #[test]
 fn targets_must_stay_constant() {
-    let first = facts(&base().render());
+    let first = valid(&base().render());
     let mut later = base();
     later.media_sequence = 11;
     later.segments.remove(0);
-    let second = facts(&later.render());
+    let second = valid(&later.render());
     assert_eq!(validate_constant_target(&first, &second), Ok(()));
 
     let mut third = second.clone();
@@ -352,7 +374,7 @@ fn plain_playlists_need_no_low_latency_tags() {
     let mut p = MediaPlaylist::new(4);
     p.segments.push(MediaSegment::new("0.ts", 4.0));
     p.end_list = true;
-    let f = facts(&p.render());
+    let f = valid(&p.render());
     assert!(f.end_list && f.part_target.is_none() && f.server_control.is_none());
     assert_eq!(f.last_position(), Some((0, None)));
 }

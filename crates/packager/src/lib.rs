@@ -109,6 +109,16 @@ pub enum PackagerError {
         #[source]
         source: ferrocast_cmaf::CmafError,
     },
+    /// A [`Boundary`] given to a follower contradicts itself; it was not used.
+    #[error("boundary {msn}.{part} refused: {reason}")]
+    InvalidBoundary {
+        /// Its media sequence number.
+        msn: u64,
+        /// Its part index.
+        part: u32,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 /// Configuration of a [`LiveSegmenter`].
@@ -119,9 +129,10 @@ pub struct SegmenterConfig {
     /// Low-Latency HLS: cut segments into parts of about this duration (`None`: one fragment per
     /// segment and no [`SegmenterOutput::Part`]). Clamped to 100 ms ..= the target duration.
     pub part_target: Option<Duration>,
-    /// Parts start only on every n-th video frame of a segment (0 and 1: any frame). Set it to 2
-    /// when a follower rendition runs at half the frame rate, so every boundary falls on one of
-    /// its frames.
+    /// Parts start only on every n-th video frame of a segment (0 and 1: any frame; at most 8,
+    /// larger values count as 8: beyond that no frame rate up to 120 fps keeps parts within
+    /// PART-TARGET). Set it to 2 when a follower rendition runs at half the frame rate, so every
+    /// boundary falls on one of its frames.
     pub part_frame_step: u32,
     /// Media sequence number of the leader's first segment; give a new segmenter that continues a
     /// window (a reconnect) [`LiveWindow::next_msn`], so its outputs and boundaries carry the
@@ -175,6 +186,37 @@ pub struct PartInfo {
     pub independent: bool,
     /// A follower had no media for this part (`len` is 0): GAP=YES.
     pub gap: bool,
+}
+
+impl PartInfo {
+    /// What is listed about a part, before [`join_parts`] places it in its segment.
+    pub(crate) fn unplaced(duration: f64, independent: bool, gap: bool) -> Self {
+        Self {
+            offset: 0,
+            len: 0,
+            duration,
+            independent,
+            gap,
+        }
+    }
+}
+
+/// A segment's bytes made of its parts', sharing their buffers (no copy), and where each part
+/// lies in them: `parts` gives each part's bytes and its [`PartInfo::unplaced`].
+pub(crate) fn join_parts<'a>(
+    parts: impl IntoIterator<Item = (&'a ByteChain, PartInfo)>,
+) -> (ByteChain, Vec<PartInfo>) {
+    let mut pieces = Vec::new();
+    let mut infos = Vec::new();
+    let mut offset = 0;
+    for (bytes, mut info) in parts {
+        pieces.extend(bytes.parts().iter().cloned());
+        info.offset = offset;
+        info.len = bytes.len();
+        offset += bytes.len();
+        infos.push(info);
+    }
+    (ByteChain::new(pieces), infos)
 }
 
 /// A finished media segment.

@@ -1,8 +1,8 @@
 //! The live segmenter: media events in, CMAF init and media segments (and parts) out.
 
 use crate::{
-    target_duration_secs, Boundary, InitSegment, MediaPart, MediaSegment, PackagerError, PartInfo,
-    SegmenterConfig, SegmenterOutput,
+    join_parts, target_duration_secs, Boundary, InitSegment, MediaPart, MediaSegment,
+    PackagerError, PartInfo, SegmenterConfig, SegmenterOutput,
 };
 use bytes::Bytes;
 use ferrocast_cmaf::{CmafError, Sample, TrackRun, AUDIO_TRACK_ID, VIDEO_TRACK_ID};
@@ -122,7 +122,9 @@ impl Muxer {
 /// the declared part target, or when the part is at least 85 % of it and either the frame is a
 /// keyframe (so the next part is independent) or cutting now is nearer the configured target.
 /// Both bounds hold whenever the frame interval is below about 15 % of the part target (e.g.
-/// 75 ms for 500 ms parts); beyond that, or when frames go missing, a part may exceed it.
+/// 75 ms for 500 ms parts); beyond that, or when frames go missing, a part may exceed it. A
+/// forward timestamp jump (a looped input) stretches the frame before it: a part it would carry
+/// over PART-TARGET is cut before that frame instead, which starts the next part.
 /// Without video, parts are whole numbers of audio frames; while video stalls, audio cuts them.
 ///
 /// **Boundaries.** Every segment and part a leader starts is published as a [`Boundary`]
@@ -160,11 +162,13 @@ impl LiveSegmenter {
     ///
     /// Feed it a rendition encoded from the leader's input: same timestamps, no B-frames,
     /// keyframes where the source has them. A frame whose presentation time reaches a boundary
-    /// (within [`BOUNDARY_TOLERANCE_MS`]) starts that segment or part; its frames must come after
-    /// the boundaries they reach (transcoded frames lag their source, so pushing each leader's
-    /// boundaries as soon as they are polled is enough; one that comes late is applied at the next
-    /// frame). Decode times and program date-times are taken from the boundaries, so they match
-    /// the leader's (RFC 8216 §6.2.4).
+    /// (within [`BOUNDARY_TOLERANCE_MS`]) starts that segment or part; its frames should come
+    /// after the boundaries they reach (transcoded frames lag their source, so pushing each
+    /// leader's boundaries as soon as they are polled is enough). A part boundary that comes
+    /// late, after a frame it names (a leader announces a part it cut before a stretched frame
+    /// only at the frame after), is still placed before that frame while the part is open; a
+    /// late segment boundary is applied at the next frame. Decode times and program date-times
+    /// are taken from the boundaries, so they match the leader's (RFC 8216 §6.2.4).
     ///
     /// - **Start.** Nothing is emitted until a keyframe (or audio frame, without video) reaches a
     ///   segment start: a follower that starts late simply begins at the leader's current
@@ -244,9 +248,14 @@ impl LiveSegmenter {
     /// Timing state is reset, so the next publish starts a fresh timeline (with its own init
     /// segment); the caller marks the window's discontinuity. Fragment sequence numbers keep
     /// increasing across publishes.
-    pub fn finish(&mut self, now_ms: i64) {
-        let _ = now_ms;
-        if let Err(error) = self.close_segment(None) {
+    pub fn finish(&mut self) {
+        // A follower never cuts on its own; a leader may cut its last part before a stretched
+        // frame, as at any other cut.
+        let mut closed = Ok(());
+        if self.follow.is_none() {
+            closed = self.cut_before_stretched_frame(None).map(|_| ());
+        }
+        if let Err(error) = closed.and(self.close_segment(None)) {
             tracing::warn!(%error, "closing the last segment failed");
         }
         if let Some(follow) = self.follow.as_mut() {
@@ -463,7 +472,6 @@ impl LiveSegmenter {
             wall_anchor: (lead_frame.dts, lead_now),
             segment: None,
             reconfigure: None,
-            anchored: false,
         });
         if let Err(error) = self.emit_init() {
             self.running = None;

@@ -4,7 +4,6 @@ use crate::{target_duration_secs, InitSegment, MediaPart, MediaSegment, PartInfo
 use bytes::Bytes;
 use ferrocast_media::ByteChain;
 use std::collections::VecDeque;
-use std::fmt::Write as _;
 
 mod lowlatency;
 
@@ -369,12 +368,9 @@ impl LiveWindow {
             !self.listed.is_empty() && self.listed.iter().all(|l| l.segment.independent);
         playlist.end_list = self.ended;
         playlist.segments.reserve(self.listed.len());
-        let mut uri = String::new();
         for listed in &self.listed {
-            uri.clear();
-            let _ = write!(uri, "{}{}.m4s", self.prefix, listed.msn);
-            let mut segment =
-                ferrocast_hls::MediaSegment::new(uri.as_str(), listed.segment.duration);
+            let uri = format!("{}{}.m4s", self.prefix, listed.msn);
+            let mut segment = ferrocast_hls::MediaSegment::new(uri, listed.segment.duration);
             segment.discontinuity = listed.discontinuity;
             segment.map_uri = listed
                 .init_id

@@ -19,6 +19,9 @@
 //!   segment, keeping at least `CAN-SKIP-UNTIL` seconds of segments (§6.2.5.1);
 //! * `EXTM3U` first, `EXT-X-TARGETDURATION` (at least 1) and `EXT-X-MEDIA-SEQUENCE` present,
 //!   playlist tags at most once, and `EXT-X-VERSION` high enough for the tags used (§8).
+//!
+//! Text longer than [`MAX_PLAYLIST_BYTES`] is not read ([`Violation::TooLarge`]), and an attribute
+//! list of more than 32 attributes is malformed, so time and memory stay linear in a bounded input.
 
 mod parse;
 mod violation;
@@ -31,6 +34,10 @@ use crate::lowlatency::{
 
 /// Slack for comparing decimal values read from text with products of them.
 const EPSILON: f64 = 1e-9;
+
+/// Longest text [`validate_media_playlist`] reads, in bytes: several times any playlist a live
+/// window renders (at most 1024 segments with their parts, about 1 MB).
+pub const MAX_PLAYLIST_BYTES: usize = 8 << 20;
 
 /// One complete media segment as a player reads it.
 #[derive(Debug, Clone, PartialEq)]
@@ -149,6 +156,12 @@ impl PlaylistFacts {
 
 /// Parses `text` as a media playlist and checks it; every rule broken is reported.
 pub fn validate_media_playlist(text: &str) -> Result<PlaylistFacts, Vec<Violation>> {
+    if text.len() > MAX_PLAYLIST_BYTES {
+        return Err(vec![Violation::TooLarge {
+            len: text.len(),
+            max: MAX_PLAYLIST_BYTES,
+        }]);
+    }
     let mut parsed = parse::parse(text);
     let mut violations = std::mem::take(&mut parsed.violations);
     let media_sequence = parsed.media_sequence.unwrap_or(0);

@@ -36,6 +36,9 @@ pub(super) struct Parsed {
     pub violations: Vec<Violation>,
 }
 
+/// Bound on the attributes of one list; the tags checked use at most six.
+const MAX_ATTRIBUTES: usize = 32;
+
 /// Tags of the segment being read, up to its URI line.
 #[derive(Default)]
 struct Pending {
@@ -167,11 +170,13 @@ impl Parser {
     }
 
     fn attributes<'a>(&mut self, number: usize, value: &'a str) -> Option<Vec<Attribute<'a>>> {
-        let parsed = attributes(value);
-        if parsed.is_none() {
-            self.malformed(number, "unreadable attribute list");
+        match attributes(value) {
+            Ok(attrs) => Some(attrs),
+            Err(what) => {
+                self.malformed(number, what);
+                None
+            }
         }
-        parsed
     }
 
     fn part_inf(&mut self, number: usize, value: &str) {
@@ -400,23 +405,33 @@ fn find<'a, 'b>(attrs: &'b [Attribute<'a>], name: &str) -> Option<&'b Attribute<
     attrs.iter().find(|a| a.name == name)
 }
 
-/// Splits an attribute list; `None` if it is not one (a missing `=`, an unterminated quote, text
-/// after a closing quote, a repeated name, a name outside `[A-Z0-9-]`).
-fn attributes(list: &str) -> Option<Vec<Attribute<'_>>> {
+/// Splits an attribute list, or says why it is not one. At most [`MAX_ATTRIBUTES`] are read, which
+/// also bounds the check for repeated names.
+fn attributes(list: &str) -> Result<Vec<Attribute<'_>>, &'static str> {
     let mut out: Vec<Attribute<'_>> = Vec::new();
     let mut rest = list;
     while !rest.is_empty() {
-        let (name, after) = rest.split_once('=')?;
+        if out.len() == MAX_ATTRIBUTES {
+            return Err("attribute list longer than 32 attributes");
+        }
+        let (name, after) = rest
+            .split_once('=')
+            .ok_or("attribute without a `=` in the attribute list")?;
         let name_ok = !name.is_empty()
             && name
                 .bytes()
                 .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-');
-        if !name_ok || out.iter().any(|a| a.name == name) {
-            return None;
+        if !name_ok {
+            return Err("attribute name outside [A-Z0-9-]");
+        }
+        if out.iter().any(|a| a.name == name) {
+            return Err("attribute repeated in the attribute list");
         }
         let (value, quoted, after_value) = match after.strip_prefix('"') {
             Some(inside) => {
-                let (value, after_quote) = inside.split_once('"')?;
+                let (value, after_quote) = inside
+                    .split_once('"')
+                    .ok_or("unterminated quoted-string in the attribute list")?;
                 (value, true, after_quote)
             }
             None => match after.split_once(',') {
@@ -428,7 +443,7 @@ fn attributes(list: &str) -> Option<Vec<Attribute<'_>>> {
             match after_value.strip_prefix(',') {
                 Some(tail) => tail,
                 None if after_value.is_empty() => "",
-                None => return None,
+                None => return Err("text after a quoted-string in the attribute list"),
             }
         } else {
             after_value
@@ -439,7 +454,7 @@ fn attributes(list: &str) -> Option<Vec<Attribute<'_>>> {
             quoted,
         });
     }
-    Some(out)
+    Ok(out)
 }
 
 /// A decimal-floating-point (rfc8216bis §4.2): digits with at most one `.`, finite.
@@ -486,8 +501,19 @@ mod tests {
             "=1",
             "É=1",
         ] {
-            assert!(attributes(bad).is_none(), "{bad}");
+            assert!(attributes(bad).is_err(), "{bad}");
         }
+        let list = |n: usize| {
+            (0..n)
+                .map(|i| format!("A{i}=1"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        assert_eq!(attributes(&list(MAX_ATTRIBUTES)).map(|a| a.len()), Ok(32));
+        assert_eq!(
+            attributes(&list(MAX_ATTRIBUTES + 1)).map(|a| a.len()),
+            Err("attribute list longer than 32 attributes")
+        );
     }
 
     #[test]

@@ -4,6 +4,15 @@
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Violation {
+    /// The text is longer than [`MAX_PLAYLIST_BYTES`](super::MAX_PLAYLIST_BYTES); nothing else is
+    /// checked.
+    #[error("the playlist is {len} bytes long, over the {max} read")]
+    TooLarge {
+        /// Length of the text in bytes.
+        len: usize,
+        /// The bound.
+        max: usize,
+    },
     /// A line that cannot be read as the tag it names.
     #[error("line {line}: {what}")]
     Malformed {

@@ -36,6 +36,26 @@ impl LiveSegmenter {
         }
     }
 
+    /// A follower's frame at media time `dts`, past its gate: moves through `plan`'s boundaries,
+    /// then adds the frame (`len` bytes) if the plan accepts it. A follower never cuts on its own
+    /// (its numbers are the leader's), so over the open segment's bounds frames are dropped.
+    fn follow_place(
+        &mut self,
+        plan: Plan,
+        dts: i64,
+        len: usize,
+        push: impl FnOnce(&mut OpenSegment),
+    ) -> Result<(), PackagerError> {
+        let result = self.follow_steps(plan.steps, dts);
+        if plan.accept {
+            let segment = self.running.as_mut().and_then(|r| r.segment.as_mut());
+            if let Some(segment) = segment.filter(|s| !over_budget(s, len)) {
+                push(segment);
+            }
+        }
+        result
+    }
+
     pub(super) fn on_video(&mut self, now_ms: i64, frame: &Frame) -> Result<(), PackagerError> {
         let Some(running) = self.running.as_ref() else {
             return Ok(());
@@ -61,10 +81,10 @@ impl LiveSegmenter {
                 stalled: false,
                 interval: video.mean_interval.unwrap_or(video.last_interval as f64),
             };
-            match self.follow_plan(now_ms, frame, &arrival) {
-                Some(plan) => Some(plan),
-                None => return Ok(()),
-            }
+            let Some(plan) = self.follow_plan(now_ms, frame, &arrival) else {
+                return Ok(());
+            };
+            Some(plan)
         } else {
             None
         };
@@ -121,17 +141,12 @@ impl LiveSegmenter {
         let sample = VideoSample {
             dts,
             cts: frame.cts,
+            pts_in,
             keyframe: frame.keyframe,
             data: frame.data.clone(),
         };
-        if let Some(mut plan) = plan {
-            let result = self.follow_steps(&mut plan, dts);
-            if plan.accept {
-                if let Some(segment) = self.follower_segment(sample.data.len()) {
-                    segment.push_video(sample);
-                }
-            }
-            return result;
+        if let Some(plan) = plan {
+            return self.follow_place(plan, dts, sample.data.len(), |s| s.push_video(sample));
         }
 
         let reconfigure = running.reconfigure.take().is_some();
@@ -160,29 +175,38 @@ impl LiveSegmenter {
                 }
             }
         };
-        let media_ms = (dts - running.origin_ms).saturating_add(i64::from(frame.cts));
-        let boundary = (pts_in, media_ms, frame.keyframe);
-        self.place(cut, reconfigure, dts, now_ms, boundary, |segment| {
+        self.place(cut, reconfigure, dts, now_ms, |segment| {
             segment.push_video(sample)
         })
     }
 
     /// A leader's frame at media time `dts`: closes what `cut` says (and emits a changed init),
-    /// adds the frame to the open segment (opening the next one if needed), and announces the
-    /// segment or part it starts with `boundary` = (input presentation, media time, independent).
+    /// adds the frame to the open segment (opening the next one if needed), and announces every
+    /// segment and part started.
     fn place(
         &mut self,
-        cut: Cut,
+        mut cut: Cut,
         reconfigure: bool,
         dts: i64,
         now_ms: i64,
-        (pts_in, media_ms, independent): (i64, i64, bool),
         push: impl FnOnce(&mut OpenSegment),
     ) -> Result<(), PackagerError> {
-        let mut closed = self.apply_cut(cut, dts);
+        let mut closed = Ok(());
+        if cut != Cut::None {
+            match self.cut_before_stretched_frame(Some(dts)) {
+                // The part now open starts before this frame, which joins it.
+                Ok(true) if cut == Cut::Part => cut = Cut::None,
+                Ok(_) => {}
+                Err(error) => closed = Err(error),
+            }
+        }
+        closed = closed.and(match cut {
+            Cut::Segment => self.close_segment(Some(dts)),
+            Cut::Part => self.close_open_part(dts),
+            Cut::None => Ok(()),
+        });
         if reconfigure {
-            let init = self.emit_init();
-            closed = closed.and(init);
+            closed = closed.and(self.emit_init());
         }
         let msn = self.next_msn;
         let Some(running) = self.running.as_mut() else {
@@ -197,26 +221,12 @@ impl LiveSegmenter {
             }
         };
         push(segment);
-        if opened || cut == Cut::Part {
-            self.publish_boundary(opened, dts, pts_in, media_ms, independent);
+        if opened {
+            self.publish_boundary(BoundaryKind::SegmentStart);
+        } else if cut == Cut::Part {
+            self.publish_boundary(BoundaryKind::PartStart);
         }
         closed
-    }
-
-    /// Closes what a leader's `cut` says, at media time `at_ms`.
-    fn apply_cut(&mut self, cut: Cut, at_ms: i64) -> Result<(), PackagerError> {
-        match cut {
-            Cut::Segment => self.close_segment(Some(at_ms)),
-            Cut::Part => self.close_open_part(at_ms),
-            Cut::None => Ok(()),
-        }
-    }
-
-    /// A follower's open segment, if a frame of `len` bytes may join it: a follower never cuts
-    /// on its own (its numbers are the leader's), so over its bounds frames are dropped.
-    fn follower_segment(&mut self, len: usize) -> Option<&mut OpenSegment> {
-        let segment = self.running.as_mut()?.segment.as_mut()?;
-        (!over_budget(segment, len)).then_some(segment)
     }
 
     pub(super) fn on_audio(&mut self, now_ms: i64, frame: &Frame) -> Result<(), PackagerError> {
@@ -228,12 +238,13 @@ impl LiveSegmenter {
         }
         let audio_leads = running.video.is_none();
         let pts_in = clamp_ms(frame.dts);
+        let mut dts = clamp_ms(frame.dts.saturating_add(running.shift_ms));
+        // Video counts as stalled when its last frame is this far behind the audio.
+        let video_stalled = running
+            .video
+            .as_ref()
+            .is_some_and(|v| v.last_dts.is_none_or(|last| dts - last > VIDEO_STALL_MS));
         let plan = if self.follow.is_some() {
-            let dts = clamp_ms(frame.dts.saturating_add(running.shift_ms));
-            let stalled = running
-                .video
-                .as_ref()
-                .is_some_and(|v| v.last_dts.is_none_or(|last| dts - last > VIDEO_STALL_MS));
             let interval = running
                 .audio
                 .as_ref()
@@ -243,13 +254,13 @@ impl LiveSegmenter {
                 keyframe: true,
                 video: false,
                 leads: audio_leads,
-                stalled,
+                stalled: video_stalled,
                 interval: interval as f64,
             };
-            match self.follow_plan(now_ms, frame, &arrival) {
-                Some(plan) => Some(plan),
-                None => return Ok(()),
-            }
+            let Some(plan) = self.follow_plan(now_ms, frame, &arrival) else {
+                return Ok(());
+            };
+            Some(plan)
         } else {
             None
         };
@@ -268,12 +279,6 @@ impl LiveSegmenter {
             Some(TrackKind::Audio) => return Ok(()),
             _ => false,
         };
-        let mut dts = clamp_ms(frame.dts.saturating_add(running.shift_ms));
-        // Video counts as stalled when its last frame is this far behind the audio.
-        let video_stalled = running
-            .video
-            .as_ref()
-            .is_some_and(|v| v.last_dts.is_none_or(|last| dts - last > VIDEO_STALL_MS));
         let decode = match audio.next_decode {
             None => {
                 if dts < running.origin_ms {
@@ -315,19 +320,13 @@ impl LiveSegmenter {
         let frame_samples = audio.frame_samples();
         let rate = audio.rate();
         let frame_ms = audio.samples_to_ms(frame_samples);
-        let media_ms = audio.samples_to_ms(decode);
         let sample = AudioSample {
             decode,
+            pts_in,
             data: frame.data.clone(),
         };
-        if let Some(mut plan) = plan {
-            let result = self.follow_steps(&mut plan, dts);
-            if plan.accept {
-                if let Some(segment) = self.follower_segment(sample.data.len()) {
-                    segment.push_audio(sample);
-                }
-            }
-            return result;
+        if let Some(plan) = plan {
+            return self.follow_place(plan, dts, sample.data.len(), |s| s.push_audio(sample));
         }
 
         let cut = match running.segment.as_ref() {
@@ -365,23 +364,8 @@ impl LiveSegmenter {
                 }
             }
         };
-        self.place(
-            cut,
-            reconfigure,
-            dts,
-            now_ms,
-            (pts_in, media_ms, true),
-            |segment| segment.push_audio(sample),
-        )
-    }
-}
-
-impl BoundaryKind {
-    pub(super) fn of(opened: bool) -> Self {
-        if opened {
-            BoundaryKind::SegmentStart
-        } else {
-            BoundaryKind::PartStart
-        }
+        self.place(cut, reconfigure, dts, now_ms, |segment| {
+            segment.push_audio(sample)
+        })
     }
 }

@@ -78,9 +78,31 @@ impl LiveSegmenter {
     /// Gives a follower the leader's next boundary (ignored by a leader).
     ///
     /// Boundaries must come in the order the leader published them; one that goes back in time
-    /// means the leader restarted, and those still queued are forgotten. Frames held while no
-    /// boundary was known are replayed now, which may produce outputs.
+    /// means the leader restarted, and those still queued are forgotten. At most
+    /// [`MAX_QUEUED_BOUNDARIES`] wait; older ones are dropped. Frames held while no boundary was
+    /// known are replayed now, which may produce outputs (and their errors).
+    ///
+    /// A boundary that contradicts itself (a segment start not at part 0, a part start at part
+    /// 0) is refused with [`PackagerError::InvalidBoundary`] and changes nothing. Times are not
+    /// bounded (all arithmetic on them saturates): one that no frame ever reaches is dropped
+    /// when the next boundary, earlier than it, resets the queue.
     pub fn push_boundary(&mut self, boundary: Boundary) -> Result<(), PackagerError> {
+        let contradiction = match boundary.kind {
+            BoundaryKind::SegmentStart if boundary.part != 0 => {
+                Some("a segment start is part 0 of its segment")
+            }
+            BoundaryKind::PartStart if boundary.part == 0 => {
+                Some("part 0 starts with its segment, not as a part start")
+            }
+            _ => None,
+        };
+        if let Some(reason) = contradiction {
+            return Err(PackagerError::InvalidBoundary {
+                msn: boundary.msn,
+                part: boundary.part,
+                reason,
+            });
+        }
         let Some(follow) = self.follow.as_mut() else {
             tracing::debug!("boundary ignored: not a follower");
             return Ok(());
@@ -202,10 +224,29 @@ impl LiveSegmenter {
             });
         };
 
-        let late = reached.last().is_some_and(|b| {
-            (frame.pts - b.at_pts_ms) as f64 > frame.interval * HOLE_INTERVALS + 2.0
-        });
-        let hole = !reached.is_empty() && (!frame.leads || reached.len() > 1 || late);
+        let shifted = |b: &Boundary| clamp_ms(b.at_pts_ms.saturating_add(shift));
+        // A part boundary of the open segment that a frame its open part already holds reaches
+        // (the leader cut before a frame it had, see `close_open_part`, or the boundary came
+        // late) is placed before that frame, as the leader placed it: nothing is missing there.
+        let frames = running.segment.as_ref().map_or(&[][..], |s| &s.part.video);
+        let mut same_segment = true;
+        let held: Vec<Option<i64>> = reached
+            .iter()
+            .map(|b| {
+                same_segment &= b.kind == BoundaryKind::PartStart;
+                let at = shifted(b).saturating_sub(BOUNDARY_TOLERANCE_MS);
+                let reaches = |v: &&VideoSample| v.pts() >= at;
+                (parts && same_segment)
+                    .then(|| frames.iter().skip(1).find(reaches).map(|v| v.dts))
+                    .flatten()
+            })
+            .collect();
+        let unheld = held.iter().filter(|h| h.is_none()).count();
+        let late = held.last().is_some_and(Option::is_none)
+            && reached.last().is_some_and(|b| {
+                (frame.pts - b.at_pts_ms) as f64 > frame.interval * HOLE_INTERVALS + 2.0
+            });
+        let hole = !reached.is_empty() && (!frame.leads || unheld > 1 || late);
         if hole && has_video {
             tracing::debug!(
                 boundaries = reached.len(),
@@ -215,11 +256,11 @@ impl LiveSegmenter {
         }
         let count = reached.len();
         let mut steps = Vec::with_capacity(count);
-        for (i, b) in reached.into_iter().enumerate() {
-            let at = if i + 1 == count && frame.leads && !hole {
-                None
-            } else {
-                Some(clamp_ms(b.at_pts_ms.saturating_add(shift)))
+        for (i, (b, held)) in reached.into_iter().zip(held).enumerate() {
+            let at = match held {
+                Some(dts) => Some(dts),
+                None if i + 1 == count && frame.leads && !hole => None,
+                None => Some(shifted(&b)),
             };
             match b.kind {
                 BoundaryKind::PartStart if parts => steps.push(Step::Part { at }),
@@ -240,14 +281,14 @@ impl LiveSegmenter {
         Gate::Go(Plan { steps, accept })
     }
 
-    /// Moves a follower through `plan`'s boundaries; `at_ms` is the frame's media time.
+    /// Moves a follower through the boundaries of its plan; `at_ms` is the frame's media time.
     pub(super) fn follow_steps(
         &mut self,
-        plan: &mut Plan,
+        steps: Vec<Step>,
         at_ms: i64,
     ) -> Result<(), PackagerError> {
         let mut result = Ok(());
-        for step in plan.steps.drain(..) {
+        for step in steps {
             match step {
                 Step::Part { at } => {
                     let outcome = self.close_open_part(at.unwrap_or(at_ms));
@@ -347,21 +388,13 @@ impl LiveSegmenter {
             .program_date_time_ms
             .saturating_add(at_ms.saturating_sub(boundary_ms));
         running.segment = Some(OpenSegment::new(start.msn, at_ms, wall_ms));
-        running.anchored = true;
         self.next_msn = start.msn.saturating_add(1);
     }
 
-    /// A leader records that the frame just added (shifted media time `at_ms`, input
-    /// presentation `pts_in`, presentation time from the origin `media_ms`) starts a segment
-    /// (`opened`) or a part.
-    pub(super) fn publish_boundary(
-        &mut self,
-        opened: bool,
-        at_ms: i64,
-        pts_in: i64,
-        media_ms: i64,
-        independent: bool,
-    ) {
+    /// A leader announces the segment or part now open: the boundary names the part's first
+    /// frame (the one just added, or a frame the part was cut before, see
+    /// [`close_open_part`](Self::close_open_part)), so followers cut before the same frame.
+    pub(super) fn publish_boundary(&mut self, kind: BoundaryKind) {
         if self.follow.is_some() {
             return;
         }
@@ -371,24 +404,20 @@ impl LiveSegmenter {
         let Some(segment) = running.segment.as_ref() else {
             return;
         };
-        // A part split before an overlong frame (see `split_overlong`) starts at that earlier
-        // frame, which the open part already holds: the boundary names it.
-        let held_over = segment.part.video.first().filter(|first| {
-            !opened && segment.part_start_ms < at_ms && first.dts == segment.part_start_ms
-        });
-        let (at_pts_ms, media_ms, independent) = match held_over {
-            Some(first) => (
-                first.dts - running.shift_ms + i64::from(first.cts),
-                first.dts - running.origin_ms + i64::from(first.cts),
-                first.keyframe,
-            ),
-            None => (pts_in, media_ms, independent),
+        let first = &segment.part;
+        let (at_pts_ms, media_ms, independent) = if let Some(video) = first.video.first() {
+            let media_ms = (video.dts - running.origin_ms).saturating_add(i64::from(video.cts));
+            (video.pts_in, media_ms, video.keyframe)
+        } else if let (Some(sample), Some(audio)) = (first.audio.first(), &running.audio) {
+            (sample.pts_in, audio.samples_to_ms(sample.decode), true)
+        } else {
+            return;
         };
         let boundary = Boundary {
             at_pts_ms,
             msn: segment.msn,
             part: segment.part_index(),
-            kind: BoundaryKind::of(opened),
+            kind,
             independent,
             media_ms,
             program_date_time_ms: segment.wall_at(segment.part_start_ms),

@@ -2,6 +2,7 @@
 
 use super::state::*;
 use super::*;
+use crate::BoundaryKind;
 
 /// Configured part targets below this are raised to it: shorter parts cost more requests and
 /// playlist updates than they save in latency.
@@ -12,6 +13,10 @@ const PART_JITTER_MS: i64 = 2;
 /// Every part but the last of a segment lasts at least this share of PART-TARGET, in percent
 /// (rfc8216bis §4.4.4.9).
 const MIN_PART_PERCENT: i64 = 85;
+
+/// Largest [`SegmenterConfig::part_frame_step`] honoured: 8 frames at 120 fps are 67 ms, the most
+/// a step may span for parts to keep within 85 % .. 100 % of a 500 ms PART-TARGET.
+const MAX_PART_FRAME_STEP: u32 = 8;
 
 /// The configured part target (ms) after clamping, if parts are enabled.
 pub(crate) fn part_target_ms(config: &SegmenterConfig) -> Option<i64> {
@@ -43,7 +48,7 @@ impl PartTiming {
         Some(Self {
             target_ms,
             declared_ms: target_ms + PART_TARGET_SLACK_MS,
-            step: config.part_frame_step.max(1),
+            step: config.part_frame_step.clamp(1, MAX_PART_FRAME_STEP),
         })
     }
 
@@ -107,21 +112,90 @@ impl PartTiming {
 }
 
 impl LiveSegmenter {
-    /// Closes the open part of the open segment at `end_ms` (the frame that starts the next part),
-    /// keeping the segment open.
-    pub(super) fn close_open_part(&mut self, end_ms: i64) -> Result<(), PackagerError> {
-        let Some(mut segment) = self.running.as_mut().and_then(|r| r.segment.take()) else {
+    /// Closes the open part of the open segment at media time `at_ms`, keeping the segment open.
+    ///
+    /// The cut is usually at a frame not added yet. When it is placed before a video frame the
+    /// part already holds (a leader cutting before a stretched frame, a follower placing a
+    /// boundary it learnt late), that frame, the ones after it and the audio from its time on
+    /// stay open as the start of the next part.
+    pub(super) fn close_open_part(&mut self, at_ms: i64) -> Result<(), PackagerError> {
+        let Some(running) = self.running.as_mut() else {
             return Ok(());
         };
-        let result = self.close_part(&mut segment, Some(end_ms), false);
-        // A split part left its last frame open as the start of the next one.
-        if segment.part.video.is_empty() && segment.part.audio.is_empty() {
-            segment.part_start_ms = end_ms;
-        }
+        let Some(mut segment) = running.segment.take() else {
+            return Ok(());
+        };
+        let video = segment
+            .part
+            .video
+            .iter()
+            .position(|v| v.dts >= at_ms)
+            .filter(|first| *first > 0);
+        let tail = match video {
+            Some(video) => {
+                let audio = segment
+                    .part
+                    .audio
+                    .iter()
+                    .position(|a| running.audio_ms(a).is_some_and(|ms| ms >= at_ms))
+                    .unwrap_or(segment.part.audio.len());
+                segment.part.split_off(video, audio)
+            }
+            None => Part::default(),
+        };
+        let result = self.close_part(&mut segment, Some(at_ms), false);
+        segment.part = tail;
+        segment.part_start_ms = at_ms;
         if let Some(running) = self.running.as_mut() {
             running.segment = Some(segment);
         }
         result
+    }
+
+    /// A leader's open part is about to close at `end_ms` (`None`: after its last frame). A
+    /// forward timestamp jump (a looped input) stretches the frame before it and could carry the
+    /// part over PART-TARGET; then the part is cut first before its latest video frame that keeps
+    /// it within PART-TARGET, which starts the next part (decode timelines stay continuous), and
+    /// that part's boundary is announced. Returns whether it cut.
+    pub(super) fn cut_before_stretched_frame(
+        &mut self,
+        end_ms: Option<i64>,
+    ) -> Result<bool, PackagerError> {
+        let Some(at_ms) = self.stretched_part_cut(end_ms) else {
+            return Ok(false);
+        };
+        let closed = self.close_open_part(at_ms);
+        self.publish_boundary(BoundaryKind::PartStart);
+        closed.map(|()| true)
+    }
+
+    /// Where [`cut_before_stretched_frame`](Self::cut_before_stretched_frame) cuts, if it must:
+    /// before a frame parts may start on (see [`SegmenterConfig::part_frame_step`]).
+    fn stretched_part_cut(&self, end_ms: Option<i64>) -> Option<i64> {
+        let timing = self.parts.as_ref()?;
+        let running = self.running.as_ref()?;
+        let interval = running.video.as_ref()?.last_interval;
+        let segment = running.segment.as_ref()?;
+        let frames = &segment.part.video;
+        let end = end_ms.unwrap_or(frames.last()?.dts + interval);
+        if end - segment.part_start_ms <= timing.declared_ms {
+            return None;
+        }
+        // Index within the segment of the part's first frame.
+        let first = usize::try_from(segment.video_frames)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(frames.len());
+        let step = usize::try_from(timing.step).unwrap_or(1);
+        frames
+            .iter()
+            .enumerate()
+            .skip(1)
+            .rev()
+            .find(|(i, v)| {
+                (first + i).is_multiple_of(step)
+                    && v.dts - segment.part_start_ms <= timing.declared_ms
+            })
+            .map(|(_, v)| v.dts)
     }
 
     /// Closes the open segment. `end_ms` is the closing frame's time when known; otherwise (config
@@ -135,28 +209,17 @@ impl LiveSegmenter {
             return result;
         }
         let gap = segment.closed.iter().all(|p| p.gap);
-        let mut pieces = Vec::new();
-        let mut parts = Vec::with_capacity(segment.closed.len());
-        let mut offset = 0;
-        let mut duration_ms = 0.0;
-        for part in &segment.closed {
-            pieces.extend(part.bytes.parts().iter().cloned());
-            parts.push(PartInfo {
-                offset,
-                len: part.bytes.len(),
-                duration: part.duration_ms / 1000.0,
-                independent: part.independent,
-                gap: part.gap,
-            });
-            offset += part.bytes.len();
-            duration_ms += part.duration_ms;
-        }
+        let (bytes, mut parts) = join_parts(segment.closed.iter().map(|p| {
+            let info = PartInfo::unplaced(p.duration_ms / 1000.0, p.independent, p.gap);
+            (&p.bytes, info)
+        }));
+        let duration_ms: f64 = segment.closed.iter().map(|p| p.duration_ms).sum();
         if self.parts.is_none() {
             parts.clear();
         }
         self.outputs
             .push_back(SegmenterOutput::Segment(MediaSegment {
-                bytes: ByteChain::new(pieces),
+                bytes,
                 duration: duration_ms / 1000.0,
                 start_ms: segment.start_ms,
                 program_date_time_ms: segment.wall_ms,
@@ -176,19 +239,6 @@ impl LiveSegmenter {
         end_ms: Option<i64>,
         last_in_segment: bool,
     ) -> Result<(), PackagerError> {
-        if let Some(tail) = self.split_overlong(segment, end_ms) {
-            // The part without its last frame (see `split_overlong`). That frame then opens the
-            // next part, or, at a segment cut, is the segment's short last part.
-            let head_end = tail.video.first().map(|v| v.dts);
-            let head = self.close_part(segment, head_end, false);
-            segment.part_start_ms = head_end.unwrap_or(segment.part_start_ms);
-            segment.part = tail;
-            if !last_in_segment {
-                return head;
-            }
-            let rest = self.close_part(segment, end_ms, true);
-            return head.and(rest);
-        }
         let part = std::mem::take(&mut segment.part);
         let start_ms = segment.part_start_ms;
         let Some(running) = self.running.as_ref() else {
@@ -305,40 +355,6 @@ impl LiveSegmenter {
             last_in_segment,
         );
         Ok(())
-    }
-
-    /// A part whose last video frame would make it exceed PART-TARGET (a forward jump in the
-    /// timestamps, e.g. a looped input, stretches the frame before it) is split before that frame:
-    /// its time is kept (decode timelines stay continuous) but it goes into a short part of its
-    /// own. Returns the tail (that frame and the audio from its time on), leaving the head in
-    /// `segment.part`; `None` when the part fits or cannot be split.
-    fn split_overlong(&self, segment: &mut OpenSegment, end_ms: Option<i64>) -> Option<Part> {
-        let timing = self.parts.as_ref()?;
-        let running = self.running.as_ref()?;
-        let video = running.video.as_ref()?;
-        let part = &mut segment.part;
-        let last = part.video.last()?;
-        let end = end_ms.unwrap_or(last.dts + video.last_interval);
-        if part.video.len() < 2 || end - segment.part_start_ms <= timing.declared_ms {
-            return None;
-        }
-        let cut = last.dts;
-        let tail_video = part.video.split_off(part.video.len() - 1);
-        let audio_cut = running.audio.as_ref().map_or(part.audio.len(), |audio| {
-            part.audio
-                .iter()
-                .position(|a| running.origin_ms + audio.samples_to_ms(a.decode) >= cut)
-                .unwrap_or(part.audio.len())
-        });
-        let tail_audio = part.audio.split_off(audio_cut);
-        let tail_bytes = tail_video.iter().map(|v| v.data.len()).sum::<usize>()
-            + tail_audio.iter().map(|a| a.data.len()).sum::<usize>();
-        part.bytes = part.bytes.saturating_sub(tail_bytes);
-        Some(Part {
-            video: tail_video,
-            audio: tail_audio,
-            bytes: tail_bytes,
-        })
     }
 
     /// Records a closed part in its segment and emits it when parts are enabled.

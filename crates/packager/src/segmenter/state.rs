@@ -50,15 +50,27 @@ impl Pending {
 }
 
 pub(super) struct VideoSample {
+    /// Decode time, shifted ms.
     pub(super) dts: i64,
     pub(super) cts: i32,
+    /// Presentation time as it came in (the timeline [`Boundary::at_pts_ms`] is on).
+    pub(super) pts_in: i64,
     pub(super) keyframe: bool,
     pub(super) data: Bytes,
+}
+
+impl VideoSample {
+    /// Presentation time, shifted ms.
+    pub(super) fn pts(&self) -> i64 {
+        self.dts.saturating_add(i64::from(self.cts))
+    }
 }
 
 pub(super) struct AudioSample {
     /// Decode time in samples (the audio track's timescale).
     pub(super) decode: u64,
+    /// Timestamp as it came in.
+    pub(super) pts_in: i64,
     pub(super) data: Bytes,
 }
 
@@ -68,6 +80,23 @@ pub(super) struct Part {
     pub(super) video: Vec<VideoSample>,
     pub(super) audio: Vec<AudioSample>,
     pub(super) bytes: usize,
+}
+
+impl Part {
+    /// Moves the video samples from `video` on and the audio samples from `audio` on into a new
+    /// part.
+    pub(super) fn split_off(&mut self, video: usize, audio: usize) -> Part {
+        let video = self.video.split_off(video.min(self.video.len()));
+        let audio = self.audio.split_off(audio.min(self.audio.len()));
+        let bytes = video.iter().map(|v| v.data.len()).sum::<usize>()
+            + audio.iter().map(|a| a.data.len()).sum::<usize>();
+        self.bytes = self.bytes.saturating_sub(bytes);
+        Part {
+            video,
+            audio,
+            bytes,
+        }
+    }
 }
 
 /// A part already written as a fragment; its bytes become a range of the segment.
@@ -197,11 +226,18 @@ pub(super) struct Running {
     /// A configuration changed: the next frame of this kind (video when present) closes the
     /// segment and the new init follows it.
     pub(super) reconfigure: Option<TrackKind>,
-    /// A follower's origin was aligned on its leader's timeline (at its first segment).
-    pub(super) anchored: bool,
 }
 
 impl Running {
+    /// Media time (shifted ms) of an audio sample.
+    pub(super) fn audio_ms(&self, sample: &AudioSample) -> Option<i64> {
+        let audio = self.audio.as_ref()?;
+        Some(
+            self.origin_ms
+                .saturating_add(audio.samples_to_ms(sample.decode)),
+        )
+    }
+
     pub(super) fn wall_for(&mut self, media_ms: i64, now_ms: i64) -> i64 {
         let mapped = self
             .wall_anchor

@@ -2,7 +2,7 @@
 //! preload hints, server control, delta updates, rendition reports; and gaps in the numbering.
 
 use super::*;
-use crate::LowLatencyConfig;
+use crate::{join_parts, LowLatencyConfig};
 use ferrocast_hls::{PartialSegment, PreloadHint, RenditionReport, ServerControl, Skip};
 
 /// Parts kept for one unfinished segment at most; more means its segment never came.
@@ -139,23 +139,11 @@ impl LiveWindow {
         if reports.is_empty() || self.ended {
             return body.clone();
         }
-        let mut text = String::with_capacity(body.len() + reports.len() * 80);
+        let reports_len: usize = reports.iter().map(|r| 80 + r.uri.len()).sum();
+        let mut text = String::with_capacity(body.len() + reports_len);
         text.push_str(&String::from_utf8_lossy(body));
         for report in reports {
-            let uri: String = report
-                .uri
-                .chars()
-                .filter(|c| !matches!(c, '"' | '\r' | '\n'))
-                .collect();
-            let _ = write!(
-                text,
-                "#EXT-X-RENDITION-REPORT:URI=\"{uri}\",LAST-MSN={}",
-                report.last_msn
-            );
-            if let Some(part) = report.last_part {
-                let _ = write!(text, ",LAST-PART={part}");
-            }
-            text.push('\n');
+            report.render_into(&mut text);
         }
         Bytes::from(text)
     }
@@ -311,28 +299,17 @@ impl LiveWindow {
             first.program_date_time_ms,
             first.independent,
         );
-        let mut pieces = Vec::new();
-        let mut parts = Vec::with_capacity(self.open.len());
-        let mut offset = 0;
-        let mut duration = 0.0;
-        for part in &self.open {
-            pieces.extend(part.bytes.parts().iter().cloned());
-            parts.push(PartInfo {
-                offset,
-                len: part.bytes.len(),
-                duration: part.duration,
-                independent: part.independent,
-                gap: part.gap,
-            });
-            offset += part.bytes.len();
-            duration += sane_duration(part.duration);
-        }
+        let (bytes, parts) = join_parts(self.open.iter().map(|p| {
+            let info = PartInfo::unplaced(p.duration, p.independent, p.gap);
+            (&p.bytes, info)
+        }));
+        let duration = self.open.iter().map(|p| sane_duration(p.duration)).sum();
         tracing::debug!(
             msn = self.next_msn,
             "unfinished segment closed from its parts"
         );
         let segment = MediaSegment {
-            bytes: ByteChain::new(pieces),
+            bytes,
             duration,
             start_ms,
             program_date_time_ms,

@@ -144,7 +144,7 @@ pub(super) async fn run(
                     }
                 }
                 Recv::Event(HubEvent::Ended { session, clean }) => {
-                    segmenter.finish(unix_ms());
+                    segmenter.finish();
                     sink.drain(&mut segmenter, last_frame_at);
                     let grace = if clean || *shutdown.borrow() { Duration::ZERO } else { config.reconnect_grace };
                     info!(channel = %name, session, clean, grace_ms = grace.as_millis() as u64, "publisher gone");
@@ -153,7 +153,7 @@ pub(super) async fn run(
                 Recv::Lagged(n) => {
                     warn!(channel = %name, dropped = n, "packager fell behind the hub; discontinuity");
                     metrics::counter!(m::PACKAGER_LAGGED, "channel" => name.clone()).increment(n);
-                    segmenter.finish(unix_ms());
+                    segmenter.finish();
                     sink.drain(&mut segmenter, last_frame_at);
                     output.mark_discontinuity();
                     segmenter = new_segmenter(output.next_msn());

@@ -45,13 +45,7 @@ fn two_second_gop_cuts_every_gop_with_exact_sync() {
 #[test]
 fn segment_is_emitted_when_its_closing_keyframe_arrives() {
     let mut h = Harness::new(2);
-    h.feed(&configs(true, false));
-    h.feed(&[MediaEvent::Metadata(StreamMetadata {
-        has_video: Some(true),
-        has_audio: Some(false),
-        ..StreamMetadata::default()
-    })]);
-    let frames = video_frames(0, 4, 60);
+    let frames = start_video_only(&mut h);
     assert_eq!(
         h.feed(&frames[..1]),
         1,

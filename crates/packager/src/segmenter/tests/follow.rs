@@ -44,6 +44,20 @@ fn part_positions(h: &Harness) -> Vec<(u64, u32, i64, i64)> {
         .collect()
 }
 
+/// (msn, part index, start) of every part emitted.
+fn part_starts(h: &Harness) -> Vec<(u64, u32, i64)> {
+    part_positions(h).iter().map(|p| (p.0, p.1, p.2)).collect()
+}
+
+/// (msn, part index) of every gap part emitted.
+fn gap_parts(h: &Harness) -> Vec<(u64, u32)> {
+    h.parts()
+        .iter()
+        .filter(|p| p.gap)
+        .map(|p| (p.msn, p.index))
+        .collect()
+}
+
 /// (msn, start, pdt, duration in µs, gap) of every segment emitted.
 fn segment_positions(h: &Harness) -> Vec<(u64, i64, i64, i64, bool)> {
     h.segments()
@@ -71,13 +85,22 @@ struct Ladder {
 
 impl Ladder {
     fn new(leader: SegmenterConfig, follower: SegmenterConfig) -> Self {
+        Self::with_tracks(leader, follower, true, true)
+    }
+
+    fn with_tracks(
+        leader: SegmenterConfig,
+        follower: SegmenterConfig,
+        video: bool,
+        audio: bool,
+    ) -> Self {
         let mut ladder = Self {
             leader: Harness::with_config(leader),
             follower: Harness::follower(follower),
             boundaries: Vec::new(),
         };
-        ladder.leader.feed(&configs(true, true));
-        ladder.follower.feed(&configs(true, true));
+        ladder.leader.feed(&configs(video, audio));
+        ladder.follower.feed(&configs(video, audio));
         ladder
     }
 
@@ -106,6 +129,15 @@ impl Ladder {
         self.leader.finish();
         self.relay();
         self.follower.finish();
+    }
+
+    /// The follower's segments and parts have the leader's numbers, starts and durations.
+    fn assert_aligned(&self) {
+        assert_eq!(
+            segment_positions(&self.leader),
+            segment_positions(&self.follower)
+        );
+        assert_eq!(part_positions(&self.leader), part_positions(&self.follower));
     }
 }
 
@@ -171,13 +203,8 @@ fn follower_with_the_same_frames_cuts_and_numbers_identically() {
     ladder.finish();
     assert!(ladder.follower.segmenter.is_follower());
     assert_eq!(ladder.follower.inits().len(), 1);
-    let parts = part_positions(&ladder.leader);
-    assert_eq!(parts.len(), 5 * 4 + 2);
-    assert_eq!(parts, part_positions(&ladder.follower));
-    assert_eq!(
-        segment_positions(&ladder.leader),
-        segment_positions(&ladder.follower)
-    );
+    assert_eq!(part_positions(&ladder.leader).len(), 5 * 4 + 2);
+    ladder.assert_aligned();
     // Boundaries: a segment start every 2 s, part starts between, in input presentation time.
     let kinds: Vec<(u64, u32, BoundaryKind, i64)> = ladder
         .boundaries
@@ -226,10 +253,7 @@ fn follower_at_half_the_frame_rate_keeps_every_boundary() {
     // Identical numbers and start times; only the last part of the stream may differ in length
     // (each rendition's last frame lasts its own frame interval).
     assert_eq!(leader.len(), follower.len());
-    let strip = |v: &[(u64, u32, i64, i64)]| -> Vec<(u64, u32, i64)> {
-        v.iter().map(|p| (p.0, p.1, p.2)).collect()
-    };
-    assert_eq!(strip(&leader), strip(&follower));
+    assert_eq!(part_starts(&ladder.leader), part_starts(&ladder.follower));
     assert_eq!(
         leader[..leader.len() - 1],
         follower[..follower.len() - 1],
@@ -248,10 +272,7 @@ fn late_follower_starts_at_the_current_segment() {
     let leader = part_positions(&ladder.leader);
     let follower = part_positions(&ladder.follower);
     // Nothing before the first segment boundary it reaches (6 s, msn 3); identical from there.
-    assert_eq!(
-        follower.first().map(|p| (p.0, p.1, p.2)),
-        Some((3, 0, 6000))
-    );
+    assert_eq!(part_starts(&ladder.follower).first(), Some(&(3, 0, 6000)));
     let from = leader.iter().position(|p| p.0 == 3).unwrap();
     assert_eq!(leader[from..], follower[..]);
     assert!(ladder.follower.segments().iter().all(|s| !s.gap));
@@ -280,17 +301,12 @@ fn what_a_follower_misses_becomes_gaps_on_the_leaders_grid() {
         assert_eq!(f.4, f.0 == 3, "segment {} gap", f.0);
     }
     // Parts too: the intervals without media are GAP parts.
-    let strip = |h: &Harness| -> Vec<(u64, u32, i64, i64)> { part_positions(h) };
-    assert_eq!(strip(&ladder.leader), strip(&ladder.follower));
-    let gaps: Vec<(u64, u32)> = ladder
-        .follower
-        .parts()
-        .iter()
-        .filter(|p| p.gap)
-        .map(|p| (p.msn, p.index))
-        .collect();
     assert_eq!(
-        gaps,
+        part_positions(&ladder.leader),
+        part_positions(&ladder.follower)
+    );
+    assert_eq!(
+        gap_parts(&ladder.follower),
         [(2, 3), (3, 0), (3, 1), (3, 2), (3, 3), (4, 0), (4, 1)]
     );
     // Segment 4 resumes with audio at 9.2 s; its pictures wait for the keyframe at 10 s.
@@ -320,30 +336,16 @@ fn follower_frames_ahead_of_the_first_boundary_are_held() {
         }
     }
     ladder.finish();
-    assert_eq!(
-        part_positions(&ladder.leader),
-        part_positions(&ladder.follower)
-    );
+    ladder.assert_aligned();
 }
 
 #[test]
 fn audio_only_follower_cuts_on_the_leaders_audio_boundaries() {
-    let mut leader = Harness::with_config(config(Some(500), 1));
-    let mut follower = Harness::follower(config(Some(500), 1));
-    leader.feed(&configs(false, true));
-    follower.feed(&configs(false, true));
-    for event in audio_frames(0, 9) {
-        leader.feed(std::slice::from_ref(&event));
-        while let Some(b) = leader.segmenter.poll_boundary() {
-            follower.segmenter.push_boundary(b).unwrap();
-        }
-        follower.feed(std::slice::from_ref(&event));
-    }
-    leader.finish();
-    follower.finish();
-    assert!(part_positions(&leader).len() > 10);
-    assert_eq!(part_positions(&leader), part_positions(&follower));
-    assert_eq!(segment_positions(&leader), segment_positions(&follower));
+    let mut ladder = Ladder::with_tracks(config(Some(500), 1), config(Some(500), 1), false, true);
+    ladder.run(&audio_frames(0, 9), |_, _| true);
+    ladder.finish();
+    assert!(part_positions(&ladder.leader).len() > 10);
+    ladder.assert_aligned();
 }
 
 #[test]
@@ -415,14 +417,7 @@ fn follower_config_change_takes_effect_at_the_next_segment() {
     // The rest of segment 1 is dropped (its media would need the new init): part 1.2 ends with
     // the last picture held until the boundary, part 1.3 is a gap. Segment 2 starts with the
     // new init at 4 s, and numbers and durations stay the leader's throughout.
-    assert_eq!(
-        segment_positions(&ladder.leader),
-        segment_positions(&ladder.follower)
-    );
-    assert_eq!(
-        part_positions(&ladder.leader),
-        part_positions(&ladder.follower)
-    );
+    ladder.assert_aligned();
     let init_at = ladder
         .follower
         .outputs
@@ -431,139 +426,8 @@ fn follower_config_change_takes_effect_at_the_next_segment() {
         .unwrap();
     assert!(matches!(&ladder.follower.outputs[init_at - 1], Out::Seg(s) if s.msn == 1));
     assert!(matches!(&ladder.follower.outputs[init_at + 1], Out::Part(p) if p.msn == 2));
-    let gaps: Vec<(u64, u32)> = ladder
-        .follower
-        .parts()
-        .iter()
-        .filter(|p| p.gap)
-        .map(|p| (p.msn, p.index))
-        .collect();
-    assert_eq!(gaps, [(1, 3)]);
+    assert_eq!(gap_parts(&ladder.follower), [(1, 3)]);
     window_of(&ladder.follower);
 }
 
-#[test]
-fn hostile_input_does_not_panic_with_parts_and_followers() {
-    let mut leader = Harness::with_config(config(Some(300), 2));
-    let mut follower = Harness::follower(config(Some(300), 1));
-    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    for h in [&mut leader, &mut follower] {
-        h.feed(&configs(true, true));
-    }
-    for i in 0..6000i64 {
-        let r = next();
-        let dts = match r % 11 {
-            0 => i64::MAX - (r % 1000) as i64,
-            1 => i64::MIN + (r % 1000) as i64,
-            2 => (r % 20_000) as i64 - 5000,
-            _ => i * 20 + (r % 7) as i64,
-        };
-        let event = match r % 13 {
-            0 => MediaEvent::AudioConfig(audio_config([8000, 44_100, 48_000][(r % 3) as usize])),
-            1 => MediaEvent::VideoConfig(video_config((r % 3) as u32)),
-            2..=5 => audio(dts),
-            _ => MediaEvent::Frame(Frame {
-                kind: TrackKind::Video,
-                dts,
-                cts: ((r >> 32) % 200) as i32 - 50,
-                keyframe: (r >> 8).is_multiple_of(9),
-                data: Bytes::from_static(&[1; 16]),
-            }),
-        };
-        let _ = leader.segmenter.handle_event(dts, &event);
-        leader.drain();
-        while let Some(b) = leader.segmenter.poll_boundary() {
-            let _ = follower.segmenter.push_boundary(b);
-        }
-        if r % 17 == 0 {
-            let bogus = Boundary {
-                at_pts_ms: dts,
-                msn: next() % 1000,
-                part: (next() % 9) as u32,
-                kind: if r % 2 == 0 {
-                    BoundaryKind::SegmentStart
-                } else {
-                    BoundaryKind::PartStart
-                },
-                independent: true,
-                media_ms: (next() % 100_000) as i64 - 50_000,
-                program_date_time_ms: dts,
-            };
-            let _ = follower.segmenter.push_boundary(bogus);
-        }
-        let _ = follower.segmenter.handle_event(dts, &event);
-        follower.drain();
-        if r % 997 == 0 {
-            leader.finish();
-            follower.finish();
-        }
-    }
-    leader.finish();
-    follower.finish();
-    // Whatever came out, the windows take it without panicking and stay bounded.
-    for h in [&leader, &follower] {
-        let w = window_with(h, 304, false, |w| {
-            let _ = w.media_playlist_with_reports(&[]);
-            let _ = w.delta_playlist();
-        });
-        assert!(w.held_bytes() < 64 << 20);
-    }
-    assert!(!leader.outputs.is_empty() && !follower.segments().is_empty());
-}
-
-#[test]
-fn a_part_split_by_a_timestamp_jump_starts_where_the_leader_announces_it() {
-    // Forward jumps stretch the frame before them; the leader splits that part before the
-    // stretched frame (see `split_overlong`), and its boundary must name that frame, not the
-    // one after, or the follower would cut a frame later.
-    let mut shift = 0;
-    let events: Vec<MediaEvent> = source(1000, 12)
-        .into_iter()
-        .map(|event| match event {
-            MediaEvent::Frame(mut f) if f.kind == TrackKind::Video => {
-                let i = (f.dts - 1000) * 30 / 1000;
-                if i % 60 == 14 || i % 60 == 44 {
-                    shift += 40;
-                }
-                f.dts += shift;
-                MediaEvent::Frame(f)
-            }
-            MediaEvent::Frame(mut f) => {
-                f.dts += shift;
-                MediaEvent::Frame(f)
-            }
-            other => other,
-        })
-        .collect();
-    let mut ladder = Ladder::new(config(Some(500), 1), config(Some(500), 1));
-    ladder.run(&events, |_, _| true);
-    ladder.finish();
-    let starts = |h: &Harness| -> Vec<(u64, u32, i64)> {
-        part_positions(h).iter().map(|p| (p.0, p.1, p.2)).collect()
-    };
-    assert!(ladder
-        .leader
-        .parts()
-        .iter()
-        .all(|p| p.duration <= 0.504 + 1e-9));
-    assert_eq!(starts(&ladder.leader), starts(&ladder.follower));
-    // Every part boundary names the first frame of its part.
-    let leader_parts = ladder.leader.parts();
-    for b in ladder
-        .boundaries
-        .iter()
-        .filter(|b| b.kind == BoundaryKind::PartStart)
-    {
-        let part = leader_parts
-            .iter()
-            .find(|p| p.msn == b.msn && p.index == b.part)
-            .expect("a part for every boundary");
-        assert_eq!(b.at_pts_ms, part.start_ms, "part {}.{}", b.msn, b.part);
-    }
-}
+mod input;

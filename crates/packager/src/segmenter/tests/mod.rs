@@ -269,7 +269,7 @@ impl Harness {
     }
 
     fn finish(&mut self) {
-        self.segmenter.finish(WALL0);
+        self.segmenter.finish();
         self.drain();
     }
 
@@ -310,6 +310,18 @@ fn configs(video: bool, audio: bool) -> Vec<MediaEvent> {
         events.push(MediaEvent::AudioConfig(audio_config(44_100)));
     }
     events
+}
+
+/// Feeds a video config and metadata announcing no audio, so the stream starts at its first
+/// keyframe; returns 4 s of 30 fps video with 2 s GOPs to feed next.
+fn start_video_only(h: &mut Harness) -> Vec<MediaEvent> {
+    h.feed(&configs(true, false));
+    h.feed(&[MediaEvent::Metadata(StreamMetadata {
+        has_video: Some(true),
+        has_audio: Some(false),
+        ..StreamMetadata::default()
+    })]);
+    video_frames(0, 4, 60)
 }
 
 /// Parses and checks a rendered playlist; panics on any violation.

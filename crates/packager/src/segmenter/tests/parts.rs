@@ -145,13 +145,7 @@ fn half_second_parts_of_two_second_gops() {
 #[test]
 fn a_part_is_emitted_when_the_frame_after_it_arrives() {
     let mut h = Harness::with_config(ll_config(2, 500));
-    h.feed(&configs(true, false));
-    h.feed(&[MediaEvent::Metadata(StreamMetadata {
-        has_video: Some(true),
-        has_audio: Some(false),
-        ..StreamMetadata::default()
-    })]);
-    let frames = video_frames(0, 4, 60);
+    let frames = start_video_only(&mut h);
     assert_eq!(h.feed(&frames[..15]), 1, "just the init");
     assert_eq!(
         h.feed(&frames[15..16]),
@@ -236,6 +230,27 @@ fn frame_step_puts_part_boundaries_on_even_frames() {
             .position(|e| event_dts(e) == part.start_ms)
             .unwrap();
         assert_eq!(index % 2, 0, "part at frame {index}");
+    }
+}
+
+#[test]
+fn frame_steps_beyond_eight_count_as_eight() {
+    let mut config = ll_config(2, 500);
+    config.part_frame_step = u32::MAX;
+    let mut h = Harness::with_config(config);
+    h.feed(&configs(true, false));
+    let frames = video_at(0, 8, 60.0, 120, false);
+    h.feed(&frames);
+    h.finish();
+    let segments = h.segments();
+    assert!(h.parts().len() >= 3 * segments.len(), "parts are still cut");
+    for part in h.parts() {
+        let index = |ms| frames.iter().position(|e| event_dts(e) == ms).unwrap();
+        let (start, segment) = (
+            index(part.start_ms),
+            index(segments[part.msn as usize].start_ms),
+        );
+        assert_eq!((start - segment) % 8, 0, "part {}.{}", part.msn, part.index);
     }
 }
 
@@ -356,4 +371,35 @@ fn forward_timestamp_jumps_never_stretch_a_part_beyond_part_target() {
         check_fragment_continuity(&segments);
         assert!(check_parts(&h.outputs, 0.504) > 0, "jump {jump}");
     }
+}
+
+#[test]
+fn stretched_frames_in_a_row_lose_no_picture() {
+    // Parts start on even frames only, and two frames in a row are stretched by 200 ms jumps:
+    // the part is cut before the latest frame that keeps it within PART-TARGET, every picture
+    // stays, and decode times stay continuous.
+    let mut config = ll_config(2, 500);
+    config.part_frame_step = 2;
+    let mut h = Harness::with_config(config);
+    h.feed(&configs(true, false));
+    let mut shift = 0;
+    let frames: Vec<MediaEvent> = (0..300)
+        .map(|i| {
+            if i % 60 == 13 || i % 60 == 14 {
+                shift += 200;
+            }
+            video((i * 1000 + 15) / 30 + shift, i % 60 == 0)
+        })
+        .collect();
+    h.feed(&frames);
+    h.finish();
+    let segments = h.segments();
+    check_fragment_continuity(&segments);
+    let pictures: usize = segments
+        .iter()
+        .filter_map(|s| s.run(VIDEO_TRACK_ID))
+        .map(|r| r.durations.len())
+        .sum();
+    assert_eq!(pictures, 300);
+    assert!(h.parts().iter().all(|p| p.duration <= 0.504 + 1e-9));
 }

@@ -29,16 +29,22 @@ fn video_only_starts_after_a_second_without_audio() {
     assert!(segments.iter().all(|s| s.run(AUDIO_TRACK_ID).is_none()));
 }
 
-#[test]
-fn audio_config_arriving_within_a_second_joins_the_stream() {
+/// 6 s of video and audio whose audio config only shows up at `at_ms`, packaged.
+fn audio_config_at(at_ms: i64) -> Harness {
     let mut h = Harness::new(2);
     h.feed(&configs(true, false));
     let mut events = interleave(video_frames(0, 6, 60), audio_frames(0, 6));
-    // Audio config shows up at 500 ms; earlier audio frames have no config and are dropped.
-    let at = events.iter().position(|e| event_dts(e) >= 500).unwrap();
+    let at = events.iter().position(|e| event_dts(e) >= at_ms).unwrap();
     events.insert(at, MediaEvent::AudioConfig(audio_config(44_100)));
     h.feed(&events);
     h.finish();
+    h
+}
+
+#[test]
+fn audio_config_arriving_within_a_second_joins_the_stream() {
+    // Earlier audio frames have no config and are dropped.
+    let h = audio_config_at(500);
     assert_eq!(h.inits(), ["init v=1280 a=44100"]);
     let segments = h.segments();
     check_invariants(&segments, 2.0);
@@ -48,13 +54,7 @@ fn audio_config_arriving_within_a_second_joins_the_stream() {
 
 #[test]
 fn audio_config_later_than_a_second_is_ignored() {
-    let mut h = Harness::new(2);
-    h.feed(&configs(true, false));
-    let mut events = interleave(video_frames(0, 6, 60), audio_frames(0, 6));
-    let at = events.iter().position(|e| event_dts(e) >= 1500).unwrap();
-    events.insert(at, MediaEvent::AudioConfig(audio_config(44_100)));
-    h.feed(&events);
-    h.finish();
+    let h = audio_config_at(1500);
     assert_eq!(h.inits(), ["init v=1280 a=0"]);
     assert!(h.segments().iter().all(|s| s.run(AUDIO_TRACK_ID).is_none()));
 }

@@ -36,22 +36,12 @@ fn part(msn: u64, index: u32, last: bool) -> MediaPart {
 
 /// The segment the segmenter would emit after `parts`.
 fn segment_of(parts: &[MediaPart]) -> MediaSegment {
-    let mut pieces = Vec::new();
-    let mut infos = Vec::new();
-    let mut offset = 0;
-    for p in parts {
-        pieces.extend(p.bytes.parts().iter().cloned());
-        infos.push(PartInfo {
-            offset,
-            len: p.bytes.len(),
-            duration: p.duration,
-            independent: p.independent,
-            gap: p.gap,
-        });
-        offset += p.bytes.len();
-    }
+    let (bytes, infos) = join_parts(parts.iter().map(|p| {
+        let info = PartInfo::unplaced(p.duration, p.independent, p.gap);
+        (&p.bytes, info)
+    }));
     MediaSegment {
-        bytes: ByteChain::new(pieces),
+        bytes,
         duration: parts.iter().map(|p| p.duration).sum(),
         start_ms: parts[0].start_ms,
         program_date_time_ms: parts[0].program_date_time_ms,
