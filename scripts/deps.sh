@@ -1,22 +1,41 @@
 #!/usr/bin/env bash
 # Installs what Ferrocast's demo, tests and benchmarks need on Debian 12, only when missing.
-#   scripts/deps.sh [run|test|bench]   (default: test)
+#   scripts/deps.sh [run|test|browser|bench]   (default: test)
+#     run      ffmpeg
+#     test     ffmpeg, GStreamer, and the browser kit below
+#     browser  only the browser kit: chromium, node and npm (Debian's, unless a node is already
+#              on PATH), and tests/browser's npm packages (playwright-core, hls.js, dash.js)
+#     bench    ffmpeg, nginx with its RTMP module, wrk, curl, python3
 # Idempotent: a second run installs nothing and makes no network calls.
 set -euo pipefail
 what=${1:-test}
+root=$(cd "$(dirname "$0")/.." && pwd)
 
-pkgs=(ffmpeg)
+pkgs=()
+browser=false
 case $what in
-  run) ;;
-  test) pkgs+=(gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly) ;;
-  bench) pkgs+=(nginx libnginx-mod-rtmp wrk curl python3) ;;
-  *) echo "usage: $0 [run|test|bench]" >&2; exit 2 ;;
+  run) pkgs+=(ffmpeg) ;;
+  test)
+    pkgs+=(ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly)
+    browser=true
+    ;;
+  browser) browser=true ;;
+  bench) pkgs+=(ffmpeg nginx libnginx-mod-rtmp wrk curl python3) ;;
+  *) echo "usage: $0 [run|test|browser|bench]" >&2; exit 2 ;;
 esac
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
 missing=()
 for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  installed "$p" || missing+=("$p")
 done
+if $browser; then
+  installed chromium || missing+=(chromium)
+  # A node from elsewhere (NodeSource, say) brings its own npm; Debian's packages them apart.
+  command -v node >/dev/null || missing+=(nodejs)
+  command -v npm >/dev/null || missing+=(npm)
+fi
 if ((${#missing[@]})); then
   sudo=""
   [[ $(id -u) -eq 0 ]] || sudo="sudo"
@@ -24,4 +43,14 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -q >&2
   $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+fi
+
+if $browser; then
+  # The npm packages the browser tests use, exactly as package-lock.json pins them.
+  dir=$root/tests/browser
+  stamp=$dir/node_modules/.package-lock.json
+  if [[ ! -f $stamp || $dir/package-lock.json -nt $stamp ]]; then
+    echo "# installing npm packages in tests/browser (npm ci)" >&2
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  fi
 fi

@@ -51,6 +51,9 @@ pub struct ChannelRecord {
     pub created_at_ms: i64,
     /// Last key rotation (or creation), unix ms.
     pub key_rotated_at_ms: i64,
+    /// The channel's own transcoding ladder as JSON text, opaque to the store; `None` follows
+    /// the server's ladder.
+    pub ladder: Option<String>,
 }
 
 /// The stored form of a stream key: its SHA-256 digest.
@@ -112,6 +115,18 @@ impl Store {
     ) -> Result<bool, DbError> {
         match self {
             Store::Sqlite(s) => s.rotate_key(name, key_hash, now_ms).await,
+        }
+    }
+
+    /// Sets (`Some` JSON text) or clears a channel's own ladder; the updated channel, or `None`
+    /// when it does not exist.
+    pub async fn set_channel_ladder(
+        &self,
+        name: &str,
+        ladder: Option<&str>,
+    ) -> Result<Option<ChannelRecord>, DbError> {
+        match self {
+            Store::Sqlite(s) => s.set_channel_ladder(name, ladder).await,
         }
     }
 

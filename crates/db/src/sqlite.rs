@@ -15,7 +15,7 @@ pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
 }
 
-const COLUMNS: &str = "id, name, created_at_ms, key_rotated_at_ms";
+const COLUMNS: &str = "id, name, created_at_ms, key_rotated_at_ms, ladder";
 
 fn record(row: &sqlx::sqlite::SqliteRow) -> Result<ChannelRecord, sqlx::Error> {
     Ok(ChannelRecord {
@@ -23,6 +23,7 @@ fn record(row: &sqlx::sqlite::SqliteRow) -> Result<ChannelRecord, sqlx::Error> {
         name: row.try_get("name")?,
         created_at_ms: row.try_get("created_at_ms")?,
         key_rotated_at_ms: row.try_get("key_rotated_at_ms")?,
+        ladder: row.try_get("ladder")?,
     })
 }
 
@@ -113,6 +114,21 @@ impl SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 
+    pub(crate) async fn set_channel_ladder(
+        &self,
+        name: &str,
+        ladder: Option<&str>,
+    ) -> Result<Option<ChannelRecord>, DbError> {
+        let row = sqlx::query(&format!(
+            "UPDATE channels SET ladder = ? WHERE name = ? RETURNING {COLUMNS}"
+        ))
+        .bind(ladder)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(record).transpose()?)
+    }
+
     pub(crate) async fn channel_by_key_hash(
         &self,
         key_hash: &KeyHash,
@@ -187,6 +203,33 @@ pub(crate) mod tests {
         assert!(s.delete_channel("alpha").await.unwrap());
         assert!(!s.delete_channel("alpha").await.unwrap());
         assert!(s.get_channel("alpha").await.unwrap().is_none());
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[tokio::test]
+    async fn channel_ladder_is_set_cleared_and_kept() {
+        let (s, dir) = store().await;
+        let c = s.create_channel("lad", &[4; 32], 1).await.unwrap();
+        assert_eq!(c.ladder, None, "a new channel follows the server");
+        let json = r#"{"enabled":false,"rungs":[]}"#;
+        let set = s.set_channel_ladder("lad", Some(json)).await.unwrap();
+        assert_eq!(set.unwrap().ladder.as_deref(), Some(json));
+        assert!(s
+            .set_channel_ladder("missing", Some(json))
+            .await
+            .unwrap()
+            .is_none());
+        drop(s);
+        let s = Store::open_sqlite(&dir.join("db.sqlite")).await.unwrap();
+        let (found, _) = s.channel_by_key_hash(&[4; 32]).await.unwrap().unwrap();
+        assert_eq!(found.ladder.as_deref(), Some(json));
+        assert_eq!(
+            s.list_channels().await.unwrap()[0].ladder.as_deref(),
+            Some(json)
+        );
+        let cleared = s.set_channel_ladder("lad", None).await.unwrap().unwrap();
+        assert_eq!(cleared.ladder, None);
+        assert_eq!(s.get_channel("lad").await.unwrap().unwrap().ladder, None);
         std::fs::remove_dir_all(dir).ok();
     }
 

@@ -80,6 +80,22 @@ impl Default for Ladder {
 }
 
 impl Ladder {
+    /// No rungs: the source only.
+    pub fn source_only() -> Self {
+        Self {
+            enabled: false,
+            rungs: Vec::new(),
+        }
+    }
+
+    /// Exactly these rungs, enabled (an empty list fails [`Self::validate`]).
+    pub fn of(rungs: Vec<Rung>) -> Self {
+        Self {
+            enabled: true,
+            rungs,
+        }
+    }
+
     /// Checks every rung; presets must be known to at least one encoder (see [`Self::validate_for`]).
     pub fn validate(&self) -> Result<(), LadderError> {
         self.check(|rung, preset| {
@@ -172,4 +188,44 @@ fn check_name(name: &str) -> Result<(), LadderError> {
     ensure(name != RESERVED_NAME, || LadderError::ReservedName {
         name: name.to_owned(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rung(name: &str, height: u32) -> Rung {
+        Rung::new(name, height, 800, 96, 30)
+    }
+
+    #[test]
+    fn errors_name_the_rung_and_field() {
+        let field = |rungs: Vec<Rung>| {
+            let e = Ladder::of(rungs).validate().unwrap_err();
+            e.rung_field().map(|(r, f)| (r.to_owned(), f))
+        };
+        let named = |r: &str, f: &'static str| Some((r.to_owned(), f));
+        assert_eq!(field(vec![rung("a", 361)]), named("a", "height"));
+        assert_eq!(field(vec![rung("A", 360)]), named("A", "name"));
+        assert_eq!(field(vec![rung("source", 360)]), named("source", "name"));
+        assert_eq!(
+            field(vec![rung("a", 360), rung("a", 240)]),
+            named("a", "name")
+        );
+        let mut r = rung("a", 360);
+        r.video_bitrate_kbps = 1;
+        assert_eq!(field(vec![r]), named("a", "video_bitrate_kbps"));
+        let mut r = rung("a", 360);
+        r.audio_bitrate_kbps = 1000;
+        assert_eq!(field(vec![r]), named("a", "audio_bitrate_kbps"));
+        let mut r = rung("a", 360);
+        r.frame_rate = 0;
+        assert_eq!(field(vec![r]), named("a", "frame_rate"));
+        let mut r = rung("a", 360);
+        r.preset = Some("warp".into());
+        assert_eq!(field(vec![r]), named("a", "preset"));
+        assert_eq!(field(vec![]), None, "no rungs is about the whole ladder");
+        assert_eq!(Ladder::of(vec![rung("a", 360)]).validate(), Ok(()));
+        assert_eq!(Ladder::source_only().validate(), Ok(()));
+    }
 }

@@ -212,3 +212,22 @@ pub enum LadderError {
         reason: &'static str,
     },
 }
+
+impl LadderError {
+    /// The rung and the field of [`Rung`] at fault, when the error is about one rung's setting.
+    pub fn rung_field(&self) -> Option<(&str, &'static str)> {
+        match self {
+            Self::InvalidName { name }
+            | Self::ReservedName { name }
+            | Self::DuplicateName { name } => Some((name, "name")),
+            Self::InvalidHeight { rung, .. } => Some((rung, "height")),
+            Self::VideoBitrateOutOfRange { rung, .. } => Some((rung, "video_bitrate_kbps")),
+            Self::AudioBitrateOutOfRange { rung, .. } => Some((rung, "audio_bitrate_kbps")),
+            Self::FrameRateOutOfRange { rung, .. } => Some((rung, "frame_rate")),
+            Self::UnknownPreset { rung, .. } | Self::PresetNotSupported { rung, .. } => {
+                Some((rung, "preset"))
+            }
+            _ => None,
+        }
+    }
+}

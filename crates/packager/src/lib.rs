@@ -81,7 +81,7 @@ pub use segmenter::{
     MAX_OPEN_SEGMENT_BYTES, MAX_OPEN_SEGMENT_SAMPLES, MAX_PENDING_BYTES, MAX_QUEUED_BOUNDARIES,
     PART_TARGET_SLACK_MS,
 };
-pub use window::{LiveWindow, MAX_RETAINED_SEGMENTS};
+pub use window::{ListedSegment, LiveWindow, MAX_RETAINED_SEGMENTS};
 
 /// Errors of the live packager.
 #[derive(Debug, thiserror::Error)]
@@ -138,6 +138,11 @@ pub struct SegmenterConfig {
     /// window (a reconnect) [`LiveWindow::next_msn`], so its outputs and boundaries carry the
     /// window's numbers. Followers take their numbers from the boundaries instead.
     pub first_msn: u64,
+    /// Also write every finished segment (not its parts) as one single-track fragment per track,
+    /// [`MediaSegment::views`], with single-track inits ([`InitSegment::views`]): what MPEG-DASH
+    /// players need (DASH-IF IOP forbids multiplexed representations). Only when the stream has
+    /// both tracks; the samples are shared with the muxed segment, only the boxes are new.
+    pub track_views: bool,
 }
 
 impl SegmenterConfig {
@@ -148,6 +153,7 @@ impl SegmenterConfig {
             part_target: None,
             part_frame_step: 1,
             first_msn: 0,
+            track_views: false,
         }
     }
 
@@ -171,6 +177,30 @@ pub struct InitSegment {
     pub video: Option<VideoConfig>,
     /// The audio track's configuration, if the stream has audio.
     pub audio: Option<AudioConfig>,
+    /// Single-track inits (`ftyp` + `moov` of one track), with [`SegmenterConfig::track_views`].
+    pub views: Option<TrackViews<Bytes>>,
+}
+
+/// The same media as one track per item: what a demultiplexed (DASH) representation serves.
+#[derive(Debug, Clone)]
+pub struct TrackViews<T> {
+    /// The video track alone.
+    pub video: T,
+    /// The audio track alone.
+    pub audio: T,
+}
+
+/// One track of a finished segment as a fragment of its own.
+#[derive(Debug, Clone)]
+pub struct TrackView {
+    /// `styp` + `moof` + `mdat` of this track only.
+    pub bytes: ByteChain,
+    /// Decode time of the first sample, in the track's timescale.
+    pub start: u64,
+    /// Sum of the sample durations, in the track's timescale.
+    pub duration: u64,
+    /// Ticks per second (90 000 for video, the sample rate for audio).
+    pub timescale: u32,
 }
 
 /// Where one part lies inside its finished segment.
@@ -239,6 +269,9 @@ pub struct MediaSegment {
     /// A follower had no media for this segment (its parts are all gaps): listed with EXT-X-GAP
     /// so that media sequence numbers stay those of the leader.
     pub gap: bool,
+    /// The segment as single-track fragments, with [`SegmenterConfig::track_views`]; `None` for a
+    /// gap, a single-track stream, or a segment with no sample of one of the tracks.
+    pub views: Option<TrackViews<TrackView>>,
 }
 
 /// A finished part (Low-Latency HLS Partial Segment) of the open segment.

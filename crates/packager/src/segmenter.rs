@@ -2,7 +2,7 @@
 
 use crate::{
     join_parts, target_duration_secs, Boundary, InitSegment, MediaPart, MediaSegment,
-    PackagerError, PartInfo, SegmenterConfig, SegmenterOutput,
+    PackagerError, PartInfo, SegmenterConfig, SegmenterOutput, TrackView, TrackViews,
 };
 use bytes::Bytes;
 use ferrocast_cmaf::{CmafError, Sample, TrackRun, AUDIO_TRACK_ID, VIDEO_TRACK_ID};
@@ -149,6 +149,8 @@ pub struct LiveSegmenter {
     sequence: u32,
     outputs: VecDeque<SegmenterOutput>,
     muxer: Muxer,
+    /// [`SegmenterConfig::track_views`].
+    track_views: bool,
 }
 
 impl LiveSegmenter {
@@ -214,6 +216,7 @@ impl LiveSegmenter {
             sequence: 1,
             outputs: VecDeque::new(),
             muxer,
+            track_views: config.track_views,
         }
     }
 
@@ -505,10 +508,27 @@ impl LiveSegmenter {
                 source,
             }
         })?;
+        let views = match (&video, &audio) {
+            (Some(v), Some(a)) if self.track_views => {
+                let single = |video, audio| {
+                    (self.muxer.init)(video, audio).map_err(|source| PackagerError::Init {
+                        video: video.is_some(),
+                        audio: audio.is_some(),
+                        source,
+                    })
+                };
+                Some(TrackViews {
+                    video: single(Some(v), None)?,
+                    audio: single(None, Some(a))?,
+                })
+            }
+            _ => None,
+        };
         self.outputs.push_back(SegmenterOutput::Init(InitSegment {
             bytes,
             video,
             audio,
+            views,
         }));
         Ok(())
     }

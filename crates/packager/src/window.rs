@@ -1,8 +1,11 @@
 //! The sliding window of a live media playlist (RFC 8216 §6.2.2).
 
-use crate::{target_duration_secs, InitSegment, MediaPart, MediaSegment, PartInfo, WindowConfig};
+use crate::{
+    target_duration_secs, InitSegment, MediaPart, MediaSegment, PartInfo, TrackView, TrackViews,
+    WindowConfig,
+};
 use bytes::Bytes;
-use ferrocast_media::ByteChain;
+use ferrocast_media::{ByteChain, TrackKind};
 use std::collections::VecDeque;
 
 mod lowlatency;
@@ -26,8 +29,29 @@ struct Retained {
     init_id: Option<u32>,
     bytes: ByteChain,
     parts: Vec<PartInfo>,
+    views: Option<TrackViews<TrackView>>,
     /// Removed once the media clock passes this (seconds of media pushed).
     expires_at: f64,
+}
+
+/// A listed segment, as [`LiveWindow::listed_segments`] shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct ListedSegment<'a> {
+    /// Its media sequence number.
+    pub msn: u64,
+    /// The init it needs ([`LiveWindow::init`]), `None` before any init was pushed.
+    pub init_id: Option<u32>,
+    /// Listed after an `EXT-X-DISCONTINUITY`: its timeline does not continue the previous one.
+    pub discontinuity: bool,
+    /// The segment.
+    pub segment: &'a MediaSegment,
+}
+
+fn pick<T>(views: &TrackViews<T>, track: TrackKind) -> &T {
+    match track {
+        TrackKind::Video => &views.video,
+        TrackKind::Audio => &views.audio,
+    }
 }
 
 /// The sliding window of one rendition's live playlist: a bounded ring of segments.
@@ -239,6 +263,49 @@ impl LiveWindow {
             .map(|r| (&r.bytes, r.parts.as_slice()))
     }
 
+    /// One track of a segment still downloadable, as its own fragment
+    /// ([`MediaSegment::views`]).
+    pub fn segment_view(&self, msn: u64, track: TrackKind) -> Option<ByteChain> {
+        let views = match self.listed.front() {
+            Some(first) if msn >= first.msn => self
+                .listed
+                .get(usize::try_from(msn - first.msn).ok()?)?
+                .segment
+                .views
+                .as_ref(),
+            _ => self.retained.iter().find(|r| r.msn == msn)?.views.as_ref(),
+        }?;
+        Some(pick(views, track).bytes.clone())
+    }
+
+    /// One track of the init segment `msn` needs ([`InitSegment::views`]); the latest init's
+    /// when that segment is no longer held (or not made yet), which is what a player joining now
+    /// needs.
+    pub fn init_view_for(&self, msn: u64, track: TrackKind) -> Option<Bytes> {
+        let listed = self.listed.iter().find(|l| l.msn == msn).map(|l| l.init_id);
+        let id = listed
+            .or_else(|| {
+                self.retained
+                    .iter()
+                    .find(|r| r.msn == msn)
+                    .map(|r| r.init_id)
+            })
+            .flatten()
+            .or_else(|| self.current_init_id())?;
+        let (_, init) = self.inits.iter().find(|(i, _)| *i == id)?;
+        init.views.as_ref().map(|views| pick(views, track).clone())
+    }
+
+    /// The listed segments, oldest first: what a DASH manifest's timeline is made of.
+    pub fn listed_segments(&self) -> impl Iterator<Item = ListedSegment<'_>> {
+        self.listed.iter().map(|l| ListedSegment {
+            msn: l.msn,
+            init_id: l.init_id,
+            discontinuity: l.discontinuity,
+            segment: &l.segment,
+        })
+    }
+
     /// An init segment still referenced (or the latest one).
     pub fn init(&self, id: u32) -> Option<Bytes> {
         self.inits
@@ -317,6 +384,7 @@ impl LiveWindow {
                 init_id: removed.init_id,
                 bytes: removed.segment.bytes,
                 parts: removed.segment.parts,
+                views: removed.segment.views,
                 expires_at: self.media_clock + duration + playlist_duration,
             });
         }

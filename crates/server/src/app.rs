@@ -62,8 +62,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let http_addr = http_listener.local_addr()?;
     let rtmp_addr = rtmp_listener.local_addr()?;
 
-    let transcode =
-        crate::transcode::setup(config.ladder.clone(), config.encoder, &config.data_dir).await?;
+    let transcode = crate::transcode::setup(
+        config.ladder.clone(),
+        config.encoder,
+        &config.data_dir,
+        db.clone(),
+    )
+    .await?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let live = Arc::new(Live::new(
         LiveConfig {
@@ -72,7 +77,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             part_duration: config.part_duration,
             reconnect_grace: config.reconnect_grace,
             ended_retention: config.ended_retention,
-            transcode,
+            // Always: a channel may have its own ladder when the server's is off.
+            transcode: Some(transcode.clone()),
         },
         shutdown_rx.clone(),
     ));
@@ -95,6 +101,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         db,
         live,
         chat,
+        transcode,
         admin_token: token.token.into(),
         metrics: Some(metrics),
         ready: AtomicBool::new(false),

@@ -41,6 +41,76 @@ pub enum ChannelCommand {
         /// Channel name.
         name: String,
     },
+    /// Set the channel's own transcoding ladder (a live channel switches at once).
+    Ladder {
+        /// Channel name.
+        name: String,
+        #[command(flatten)]
+        ladder: LadderChoice,
+    },
+}
+
+/// What `channel ladder` sets: exactly one of the three.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct LadderChoice {
+    /// A rung of the channel's own ladder, highest first; repeat for more. PRESET is optional,
+    /// e.g. `--rung 720p:720:3000:128:30 --rung 360p:360:800:96:30:veryfast`.
+    #[arg(
+        long = "rung",
+        value_name = "NAME:HEIGHT:VIDEO_KBPS:AUDIO_KBPS:FPS[:PRESET]",
+        value_parser = parse_rung
+    )]
+    rungs: Vec<Value>,
+    /// Serve the channel's source only.
+    #[arg(long)]
+    off: bool,
+    /// Follow the server's ladder again.
+    #[arg(long)]
+    default: bool,
+}
+
+impl LadderChoice {
+    /// The `ladder` field of the PATCH body.
+    fn body(&self) -> Value {
+        let ladder = if self.off {
+            Value::from("off")
+        } else if self.default {
+            Value::Null
+        } else {
+            serde_json::json!({ "rungs": self.rungs })
+        };
+        serde_json::json!({ "ladder": ladder })
+    }
+}
+
+/// Parses `NAME:HEIGHT:VIDEO_KBPS:AUDIO_KBPS:FPS[:PRESET]` into a rung of the API; the server
+/// checks the values.
+fn parse_rung(spec: &str) -> Result<Value, String> {
+    let fields: Vec<&str> = spec.split(':').collect();
+    let [name, height, video, audio, fps, preset @ ..] = fields.as_slice() else {
+        return Err("expected NAME:HEIGHT:VIDEO_KBPS:AUDIO_KBPS:FPS[:PRESET]".into());
+    };
+    if preset.len() > 1 {
+        return Err(
+            "too many fields; expected NAME:HEIGHT:VIDEO_KBPS:AUDIO_KBPS:FPS[:PRESET]".into(),
+        );
+    }
+    let number = |what: &str, v: &str| {
+        v.parse::<u32>()
+            .map_err(|_| format!("{what} {v:?} is not a whole number"))
+    };
+    let mut rung = serde_json::json!({
+        "name": name,
+        "height": number("height", height)?,
+        "video_bitrate_kbps": number("video bitrate", video)?,
+        "audio_bitrate_kbps": number("audio bitrate", audio)?,
+        "frame_rate": number("frame rate", fps)?,
+    });
+    if let Some(preset) = preset.first() {
+        rung["preset"] = Value::from(*preset);
+    }
+    Ok(rung)
 }
 
 /// Runs one channel command and prints the server's JSON answer.
@@ -71,6 +141,10 @@ pub fn run(args: &ClientArgs, cmd: &ChannelCommand) -> anyhow::Result<()> {
             .post(url(&format!("/{name}/rotate-key")))
             .header("Authorization", &bearer)
             .send_empty(),
+        ChannelCommand::Ladder { name, ladder } => agent
+            .patch(url(&format!("/{name}")))
+            .header("Authorization", &bearer)
+            .send_json(ladder.body()),
     };
     let mut response = response.with_context(|| format!("contacting {base}"))?;
     let status = response.status();
@@ -89,4 +163,64 @@ pub fn run(args: &ClientArgs, cmd: &ChannelCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use serde_json::json;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        command: ChannelCommand,
+    }
+
+    fn body(args: &[&str]) -> Result<Value, clap::Error> {
+        let cli = Cli::try_parse_from(["channel"].iter().chain(args))?;
+        match cli.command {
+            ChannelCommand::Ladder { ladder, .. } => Ok(ladder.body()),
+            other => panic!("not a ladder command: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn ladder_bodies() {
+        assert_eq!(
+            body(&["ladder", "c", "--off"]).unwrap(),
+            json!({"ladder": "off"})
+        );
+        assert_eq!(
+            body(&["ladder", "c", "--default"]).unwrap(),
+            json!({"ladder": null})
+        );
+        assert_eq!(
+            body(&[
+                "ladder",
+                "c",
+                "--rung",
+                "480p:480:1400:96:30",
+                "--rung",
+                "360p:360:800:64:25:veryfast"
+            ])
+            .unwrap(),
+            json!({"ladder": {"rungs": [
+                {"name": "480p", "height": 480, "video_bitrate_kbps": 1400,
+                 "audio_bitrate_kbps": 96, "frame_rate": 30},
+                {"name": "360p", "height": 360, "video_bitrate_kbps": 800,
+                 "audio_bitrate_kbps": 64, "frame_rate": 25, "preset": "veryfast"},
+            ]}})
+        );
+        for bad in [
+            &["ladder", "c"][..],
+            &["ladder", "c", "--off", "--default"],
+            &["ladder", "c", "--off", "--rung", "a:360:800:96:30"],
+            &["ladder", "c", "--rung", "a:360:800:96"],
+            &["ladder", "c", "--rung", "a:360:800:96:30:fast:extra"],
+            &["ladder", "c", "--rung", "a:tall:800:96:30"],
+        ] {
+            assert!(body(bad).is_err(), "{bad:?}");
+        }
+    }
 }

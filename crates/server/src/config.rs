@@ -72,7 +72,7 @@ pub struct ServeArgs {
     pub chat_heartbeat: Option<Duration>,
     /// Transcoding ladder: "on" adds the configured rungs (below the source's height) to every
     /// live channel, "off" serves the source only [default: on]. The rungs are set in the config
-    /// file's `[ladder]` table.
+    /// file's `[ladder]` table; a channel's own ladder (`ferrocast channel ladder`) replaces it.
     #[arg(long, env = "FERROCAST_LADDER", value_name = "on|off", value_parser = parse_on_off)]
     pub ladder: Option<bool>,
     /// H.264 encoder of the ladder: auto (NVENC, QSV, VAAPI, then x264: the first whose trial

@@ -40,6 +40,8 @@ pub struct Shared {
     pub live: Arc<Live>,
     /// Chat rooms.
     pub chat: Arc<Chat>,
+    /// The transcoding ladder: the server's, the channels' own, the encoder.
+    pub transcode: Arc<crate::transcode::TranscodeConfig>,
     /// The admin bearer token.
     pub admin_token: Arc<str>,
     /// Metrics renderer (absent in unit tests).

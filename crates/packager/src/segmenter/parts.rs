@@ -217,6 +217,11 @@ impl LiveSegmenter {
         if self.parts.is_none() {
             parts.clear();
         }
+        let views = if gap {
+            None
+        } else {
+            self.write_views(&segment)
+        };
         self.outputs
             .push_back(SegmenterOutput::Segment(MediaSegment {
                 bytes,
@@ -227,8 +232,49 @@ impl LiveSegmenter {
                 msn: segment.msn,
                 parts,
                 gap,
+                views,
             }));
         result
+    }
+
+    /// The segment's single-track fragments, when it has samples of both tracks. A muxer error
+    /// costs only the views (logged): the segment itself is still served.
+    fn write_views(&mut self, segment: &OpenSegment) -> Option<TrackViews<TrackView>> {
+        let running = self.running.as_ref()?;
+        let rate = u32::try_from(running.audio.as_ref()?.rate()).ok()?;
+        running.video.as_ref()?;
+        let v = &segment.views;
+        let (video_base, audio_base) = (v.video_base?, v.audio_base?);
+        let mut one = |track_id, base, samples: &[Sample], timescale| {
+            let sequence = self.sequence;
+            self.sequence = self.sequence.checked_add(1).unwrap_or(1);
+            let run = TrackRun {
+                track_id,
+                base_decode_time: base,
+                samples,
+            };
+            match (self.muxer.fragment)(sequence, std::slice::from_ref(&run)) {
+                Ok(bytes) => Some(TrackView {
+                    bytes,
+                    start: base,
+                    duration: samples.iter().map(|s| u64::from(s.duration)).sum(),
+                    timescale,
+                }),
+                Err(error) => {
+                    tracing::warn!(msn = segment.msn, track_id, %error, "single-track view not written");
+                    None
+                }
+            }
+        };
+        Some(TrackViews {
+            video: one(
+                VIDEO_TRACK_ID,
+                video_base,
+                &v.video,
+                ferrocast_cmaf::VIDEO_TIMESCALE,
+            )?,
+            audio: one(AUDIO_TRACK_ID, audio_base, &v.audio, rate)?,
+        })
     }
 
     /// Writes the open part of `segment` as a fragment, emits it as a [`MediaPart`] when parts
@@ -323,6 +369,17 @@ impl LiveSegmenter {
             None => true,
         };
 
+        if self.track_views && running.video.is_some() && running.audio.is_some() {
+            let views = &mut segment.views;
+            if !video_samples.is_empty() {
+                views.video_base.get_or_insert(video_base);
+                views.video.extend(video_samples.iter().cloned());
+            }
+            if let Some(first) = part.audio.first() {
+                views.audio_base.get_or_insert(first.decode);
+                views.audio.extend(audio_samples.iter().cloned());
+            }
+        }
         let mut runs = Vec::with_capacity(2);
         if !video_samples.is_empty() {
             runs.push(TrackRun {

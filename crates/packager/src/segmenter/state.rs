@@ -108,6 +108,15 @@ pub(super) struct ClosedPart {
     pub(super) gap: bool,
 }
 
+/// A segment's samples per track, kept (sharing their bytes) for its single-track fragments.
+#[derive(Default)]
+pub(super) struct ViewSamples {
+    pub(super) video_base: Option<u64>,
+    pub(super) video: Vec<Sample>,
+    pub(super) audio_base: Option<u64>,
+    pub(super) audio: Vec<Sample>,
+}
+
 pub(super) struct OpenSegment {
     /// Media sequence number (the leader's count, or a follower's boundary).
     pub(super) msn: u64,
@@ -128,6 +137,8 @@ pub(super) struct OpenSegment {
     /// Payload bytes and samples in the segment so far, closed parts included.
     pub(super) bytes: usize,
     pub(super) samples: usize,
+    /// Filled only with [`SegmenterConfig::track_views`].
+    pub(super) views: ViewSamples,
 }
 
 impl OpenSegment {
@@ -144,6 +155,7 @@ impl OpenSegment {
             audio_start: None,
             bytes: 0,
             samples: 0,
+            views: ViewSamples::default(),
         }
     }
 

@@ -283,6 +283,7 @@ impl LiveWindow {
                 msn: self.next_msn,
                 parts: Vec::new(),
                 gap: true,
+                views: None,
             };
             pdt += duration * 1000.0;
             self.push_listed(gap);
@@ -317,6 +318,7 @@ impl LiveWindow {
             msn: self.next_msn,
             parts,
             gap: false,
+            views: None,
         };
         self.push_listed(segment);
     }

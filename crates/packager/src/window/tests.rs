@@ -12,6 +12,7 @@ fn init(tag: u8) -> InitSegment {
         bytes: Bytes::from(vec![tag; 100]),
         video: None,
         audio: None,
+        views: None,
     }
 }
 
@@ -25,6 +26,7 @@ fn segment(index: i64, duration: f64, independent: bool) -> MediaSegment {
         msn: index as u64,
         parts: Vec::new(),
         gap: false,
+        views: None,
     }
 }
 

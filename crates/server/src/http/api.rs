@@ -1,5 +1,7 @@
 //! The channel API (`/api/v1/channels`), IVS-style: create returns the key and the URLs.
 
+mod ladder;
+
 use super::error::AppError;
 use crate::auth;
 use crate::state::AppState;
@@ -20,7 +22,10 @@ pub const MAX_NAME_LEN: usize = 48;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/channels", post(create).get(list))
-        .route("/api/v1/channels/{name}", get(show).delete(delete))
+        .route(
+            "/api/v1/channels/{name}",
+            get(show).delete(delete).patch(ladder::patch),
+        )
         .route("/api/v1/channels/{name}/rotate-key", post(rotate))
 }
 
@@ -46,6 +51,10 @@ struct ChannelView {
     live: bool,
     created_at: String,
     key_rotated_at: String,
+    /// The transcoding ladder the next publish gets: `"off"` or `{"rungs": [...]}`.
+    ladder: serde_json::Value,
+    /// Whether that is the server's ladder (the channel has none of its own).
+    ladder_default: bool,
 }
 
 fn rfc3339(ms: i64) -> String {
@@ -144,6 +153,7 @@ fn view(
     let host = host_of(state, headers);
     let ingest_url = format!("rtmp://{host}:{}/live", state.rtmp_port);
     let publish_url = key.as_ref().map(|k| format!("{ingest_url}/{k}"));
+    let own = crate::transcode::own_ladder(c);
     ChannelView {
         name: c.name.clone(),
         stream_key: key,
@@ -156,6 +166,8 @@ fn view(
         live: state.live.get(&c.name).is_some_and(|l| l.is_live()),
         created_at: rfc3339(c.created_at_ms),
         key_rotated_at: rfc3339(c.key_rotated_at_ms),
+        ladder: ladder::to_api(own.as_ref().unwrap_or(&state.transcode.ladder)),
+        ladder_default: own.is_none(),
     }
 }
 

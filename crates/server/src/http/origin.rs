@@ -17,11 +17,12 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use ferrocast_media::ByteChain;
+use ferrocast_media::{ByteChain, TrackKind};
 use std::sync::Arc;
 use tower_http::cors::{Any, CorsLayer};
 
 const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
+const MPD_TYPE: &str = "application/dash+xml";
 const SEGMENT_TYPE: &str = "video/iso.segment";
 const INIT_TYPE: &str = "video/mp4";
 /// Segments never change under their URI (the broadcast id is in it).
@@ -37,6 +38,8 @@ pub fn routes() -> Router<AppState> {
         .max_age(std::time::Duration::from_secs(86400));
     Router::new()
         .route("/live/{name}/master.m3u8", get(master))
+        .route("/live/{name}/manifest.mpd", get(dash_manifest))
+        .route("/live/utc", get(utc_time))
         .route("/live/{name}/{rendition}/index.m3u8", get(media_playlist))
         .route("/live/{name}/{rendition}/{sid}/{file}", get(segment))
         .layer(cors)
@@ -169,9 +172,28 @@ enum SegmentFile {
     Part(u64, u64),
     /// `init-K.mp4`
     Init(u32),
+    /// `v-M.m4s`, `a-M.m4s`: one track of segment M (DASH).
+    View(TrackKind, u64),
+    /// `init-v-M.mp4`, `init-a-M.mp4`: one track of the init segment M needs (DASH).
+    InitView(TrackKind, u64),
 }
 
 fn parse_file(file: &str) -> Option<SegmentFile> {
+    let track = |t: &str| match t {
+        "v" => Some(TrackKind::Video),
+        "a" => Some(TrackKind::Audio),
+        _ => None,
+    };
+    if let Some((t, n)) = file.strip_suffix(".m4s").and_then(|f| f.split_once('-')) {
+        return Some(SegmentFile::View(track(t)?, number(n)?));
+    }
+    if let Some((t, n)) = file
+        .strip_prefix("init-")
+        .and_then(|f| f.strip_suffix(".mp4"))
+        .and_then(|f| f.split_once('-'))
+    {
+        return Some(SegmentFile::InitView(track(t)?, number(n)?));
+    }
     if let Some(n) = file.strip_suffix(".m4s") {
         return match n.split_once('.') {
             Some((msn, part)) => Some(SegmentFile::Part(number(msn)?, number(part)?)),
@@ -220,10 +242,62 @@ async fn segment(
             INIT_TYPE,
             format!("\"{sid}-{rendition}-i{id}\""),
         ),
+        Some(SegmentFile::View(track, msn)) => (
+            out.segment_view(&rendition, msn, track),
+            SEGMENT_TYPE,
+            format!("\"{sid}-{rendition}-{msn}{}\"", track_letter(track)),
+        ),
+        Some(SegmentFile::InitView(track, msn)) => (
+            out.init_view(&rendition, msn, track).map(ByteChain::from),
+            INIT_TYPE,
+            format!("\"{sid}-{rendition}-i{msn}{}\"", track_letter(track)),
+        ),
         None => (None, SEGMENT_TYPE, String::new()),
     };
     let bytes = bytes.ok_or_else(|| AppError::not_found("segment"))?;
     Ok(immutable_response(&headers, bytes, content_type, &tag))
+}
+
+fn track_letter(track: TrackKind) -> char {
+    match track {
+        TrackKind::Video => 'v',
+        TrackKind::Audio => 'a',
+    }
+}
+
+/// The channel as MPEG-DASH (the same segments as HLS, one track per representation). Cached as
+/// briefly as the playlists; `UTCTiming` points at [`utc_time`] on the host the player asked.
+async fn dash_manifest(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let out = output_of(&state, &name)?;
+    // Scheme-relative: players fetch it with the page's scheme, whatever proxy terminates TLS.
+    let utc = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| h.bytes().all(|b| b.is_ascii_graphic()))
+        .map(|host| format!("//{host}/live/utc"));
+    let body = out
+        .dash_manifest(crate::clock::unix_ms(), utc)
+        .ok_or_else(|| AppError::not_found("live channel"))?;
+    let mut res = Response::new(Body::from(body));
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(MPD_TYPE));
+    h.insert(header::CACHE_CONTROL, state.playlist_cache_control.clone());
+    Ok(res)
+}
+
+/// The server's clock as `xs:dateTime` (DASH `UTCTiming` scheme `http-iso`), never cached.
+async fn utc_time() -> Response {
+    let mut res = Response::new(Body::from(ferrocast_dash::format_time(
+        crate::clock::unix_ms(),
+    )));
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
 }
 
 fn immutable_response(
@@ -298,6 +372,14 @@ mod tests {
         assert_eq!(parse_file("12.m4s"), Some(SegmentFile::Media(12)));
         assert_eq!(parse_file("init-3.mp4"), Some(SegmentFile::Init(3)));
         assert_eq!(parse_file("12.3.m4s"), Some(SegmentFile::Part(12, 3)));
+        assert_eq!(
+            parse_file("v-12.m4s"),
+            Some(SegmentFile::View(TrackKind::Video, 12))
+        );
+        assert_eq!(
+            parse_file("init-a-7.mp4"),
+            Some(SegmentFile::InitView(TrackKind::Audio, 7))
+        );
         for bad in [
             "1..m4s",
             ".1.m4s",
@@ -312,6 +394,12 @@ mod tests {
             "init-1.m4s",
             "99999999999999999999999.m4s",
             "1 .m4s",
+            "x-1.m4s",
+            "v-.m4s",
+            "v-1.2.m4s",
+            "init-x-1.mp4",
+            "init-v-.mp4",
+            "v--1.m4s",
         ] {
             assert_eq!(parse_file(bad), None, "{bad}");
         }

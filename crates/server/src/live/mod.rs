@@ -32,7 +32,8 @@ pub struct LiveConfig {
     pub reconnect_grace: Duration,
     /// How long an ended broadcast stays served before its memory is freed.
     pub ended_retention: Duration,
-    /// The transcoding ladder, when enabled and an encoder works.
+    /// The transcoder (`None` only in unit tests): it runs a channel's ladder, its own or the
+    /// server's, and idles for a channel whose ladder is off.
     pub transcode: Option<Arc<crate::transcode::TranscodeConfig>>,
 }
 

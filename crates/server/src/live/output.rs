@@ -5,13 +5,13 @@
 use axum::http::HeaderValue;
 use bytes::Bytes;
 use ferrocast_hls::{MultivariantPlaylist, RenditionReport, VariantStream};
-use ferrocast_media::ByteChain;
+use ferrocast_media::{ByteChain, TrackKind};
 use ferrocast_packager::{
     target_duration_secs, Boundary, InitSegment, LiveWindow, MediaPart, MediaSegment, WindowConfig,
 };
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 
@@ -99,6 +99,9 @@ pub struct Output {
     /// The multivariant playlist as last rendered, with the generation it shows: rendered once
     /// per change, not per request.
     master: Mutex<Option<(u64, CachedPlaylist)>>,
+    /// The DASH manifest's `availabilityStartTime` (unix ms), fixed at its first rendering so
+    /// that every later manifest agrees with the first (see [`dash`]).
+    dash_epoch: OnceLock<i64>,
 }
 
 #[derive(Debug)]
@@ -179,6 +182,7 @@ impl Output {
             recent: Mutex::new(VecDeque::new()),
             master_generation: AtomicU64::new(0),
             master: Mutex::new(None),
+            dash_epoch: OnceLock::new(),
         }
     }
 
@@ -549,5 +553,6 @@ fn variant(
     })
 }
 
+mod dash;
 #[cfg(test)]
 mod tests;

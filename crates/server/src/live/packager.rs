@@ -68,6 +68,7 @@ pub(super) async fn run(
         LiveSegmenter::new(SegmenterConfig {
             part_target: config.part_duration,
             first_msn,
+            track_views: true,
             ..SegmenterConfig::new(config.segment_duration)
         })
     };
@@ -87,6 +88,7 @@ pub(super) async fn run(
     if let (Some(transcode), Some(sub)) = (config.transcode.clone(), transcode_sub) {
         tokio::spawn(crate::transcode::supervise(
             name.clone(),
+            channel.hub.clone(),
             sub,
             output.clone(),
             transcode,

@@ -8,7 +8,7 @@ use crate::metrics as m;
 use anyhow::Context;
 use bytes::{Bytes, BytesMut};
 use ferrocast_flv::FlvWriter;
-use ferrocast_ladder::{ffmpeg_args, IoSpec, PlannedRung};
+use ferrocast_ladder::{ffmpeg_args, Encoder, IoSpec, PlannedRung};
 use ferrocast_media::{Frame, MediaEvent};
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -73,6 +73,7 @@ impl Running {
     /// sockets, in plan order, for the rung tasks.
     pub(super) fn start(
         config: &TranscodeConfig,
+        encoder: &Encoder,
         sid: &str,
         channel: &str,
         planned: &[PlannedRung],
@@ -94,7 +95,7 @@ impl Running {
             .0
             .iter()
             .map(|(_, path)| format!("unix:{}", path.display()));
-        let args = ffmpeg_args(planned, &config.encoder, &IoSpec::new(outputs))
+        let args = ffmpeg_args(planned, encoder, &IoSpec::new(outputs))
             .context("building the ffmpeg command line")?;
         let mut child = tokio::process::Command::new(&config.ffmpeg)
             .args(&args)

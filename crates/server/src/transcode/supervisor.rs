@@ -1,4 +1,9 @@
 //! The per-broadcast transcoder: plans the ladder, runs ffmpeg, restarts it, sheds rungs.
+//!
+//! The ladder is read at each publish (the channel's own, else the server's) and again when the
+//! channel's own changes: a live channel's ffmpeg is then restarted from the cached GOP with the
+//! new rungs, rungs that are gone are retired from the multivariant playlist, and the source
+//! carries on untouched.
 
 use super::process::{RunEvent, Running, StartAt};
 use super::progress::Backoff;
@@ -6,12 +11,14 @@ use super::rung::RungTask;
 use super::TranscodeConfig;
 use crate::live::{Output, Rendition, RungInfo};
 use crate::metrics as m;
-use ferrocast_hub::{HubEvent, Recv, Subscriber};
-use ferrocast_ladder::{plan, PlannedRung, SourceInfo};
+use ferrocast_hub::{Hub, HubEvent, Recv, StreamState, Subscriber};
+use ferrocast_ladder::{plan, Ladder, PlannedRung, SourceInfo};
 use ferrocast_media::{AudioConfig, MediaEvent, StreamMetadata, TrackKind, VideoConfig};
 use ferrocast_packager::SegmenterConfig;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
@@ -104,12 +111,23 @@ struct Supervisor {
     shed: usize,
     /// Renditions that have had a process (a new one follows a discontinuity).
     started: Vec<Arc<Rendition>>,
+    /// Names of the renditions listed in the multivariant playlist now.
+    listed: HashSet<String>,
+    /// The ladder of this publish: the channel's own, else the server's.
+    ladder: Ladder,
+    /// `ladder` has been read for this broadcast.
+    ladder_loaded: bool,
 }
 
 /// Runs the ladder of one broadcast until its source playlist ends.
+///
+/// While the channel's ladder is source-only it holds no hub subscription, so a channel that is
+/// not transcoded costs no wake-up per frame; a ladder change subscribes again and starts from
+/// the hub's current stream state at the next keyframe.
 pub async fn supervise(
     channel: String,
-    mut sub: Subscriber,
+    hub: Hub,
+    sub: Subscriber,
     output: Arc<Output>,
     config: Arc<TranscodeConfig>,
     segment_duration: Duration,
@@ -117,12 +135,15 @@ pub async fn supervise(
 ) {
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let mut source_pos = output.watch_source();
+    let mut ladder_changes = config.channels.subscribe();
+    let mut changes_open = true;
     let mut sup = Supervisor {
         channel,
         output,
         config,
         segmenter: SegmenterConfig {
             part_target: part_duration,
+            track_views: true,
             ..SegmenterConfig::new(segment_duration)
         },
         events_tx,
@@ -133,16 +154,46 @@ pub async fn supervise(
         not_before: None,
         shed: 0,
         started: Vec::new(),
+        listed: HashSet::new(),
+        ladder: Ladder::source_only(),
+        ladder_loaded: false,
     };
+    let mut sub = Some(sub);
     loop {
+        if sub.is_some() && sup.idle() {
+            debug!(channel = %sup.channel, "ladder is source only: hub subscription dropped");
+            sub = None;
+        }
         tokio::select! {
-            _ = source_pos.wait_for(|p| p.ended) => break,
+            // The borrowed position is dropped inside, so the select's output holds none across
+            // the awaits of the other branches.
+            _ = async { let _ = source_pos.wait_for(|p| p.ended).await; } => break,
             event = events.recv() => {
                 let Some((id, event)) = event else { break };
                 sup.on_run_event(id, event);
             }
-            recv = sub.recv() => match recv {
-                Recv::Event(HubEvent::Started { .. }) => sup.on_started(),
+            change = ladder_changes.recv(), if changes_open => match change {
+                Ok(name) if *name != *sup.channel => {}
+                Ok(_) | Err(RecvError::Lagged(_)) => {
+                    sup.on_ladder_changed().await;
+                    if sub.is_none() && !sup.ladder.rungs.is_empty() {
+                        sub = Some(hub.subscribe());
+                        sup.resume(hub.state());
+                    }
+                }
+                Err(RecvError::Closed) => changes_open = false,
+            },
+            recv = async {
+                match sub.as_mut() {
+                    Some(s) => s.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => match recv {
+                Recv::Event(HubEvent::Started { .. }) => {
+                    sup.on_started();
+                    sup.ladder = sup.load_ladder().await;
+                    sup.ladder_loaded = true;
+                }
                 Recv::Event(HubEvent::Media(event)) => sup.on_media(&event),
                 Recv::Event(HubEvent::Ended { .. }) => {
                     sup.live = false;
@@ -169,6 +220,24 @@ impl Supervisor {
         }
     }
 
+    /// Source only and nothing running: the hub's frames are not needed.
+    fn idle(&self) -> bool {
+        self.ladder_loaded && self.ladder.rungs.is_empty() && self.run.is_none()
+    }
+
+    /// Subscribed again after idling: the stream as the hub knows it now, frames from the next
+    /// keyframe on.
+    fn resume(&mut self, state: StreamState) {
+        self.source = Source {
+            video: state.video,
+            audio: state.audio,
+            metadata: state.metadata,
+            gop: Vec::new(),
+        };
+        self.live = state.session.is_some();
+        self.not_before = None;
+    }
+
     fn on_started(&mut self) {
         self.stop();
         self.source = Source::default();
@@ -176,6 +245,68 @@ impl Supervisor {
         self.shed = 0;
         self.backoff = Backoff::default();
         self.not_before = None;
+    }
+
+    /// The channel's own ladder, else the server's; the source only when no encoder can run it.
+    async fn load_ladder(&self) -> Ladder {
+        let own = match self.config.channels.own(&self.channel).await {
+            Ok(own) => own,
+            Err(error) => {
+                warn!(channel = %self.channel, %error, "channel ladder not read; the server's applies");
+                None
+            }
+        };
+        let ladder = own.unwrap_or_else(|| self.config.ladder.clone());
+        if !ladder.enabled {
+            // One form for "nothing to encode", so that switching between two of them is no
+            // change.
+            return Ladder::source_only();
+        }
+        let Some(encoder) = self.config.encoder().await else {
+            warn!(channel = %self.channel, "no encoder for the channel's ladder; source only");
+            return Ladder::source_only();
+        };
+        if let Err(error) = ladder.validate_for(encoder) {
+            warn!(channel = %self.channel, %error, "ladder unusable with this encoder; source only");
+            return Ladder::source_only();
+        }
+        ladder
+    }
+
+    /// The channel's own ladder was set or cleared: a live channel switches to it at once.
+    async fn on_ladder_changed(&mut self) {
+        let ladder = self.load_ladder().await;
+        if ladder == self.ladder {
+            return;
+        }
+        self.ladder = ladder;
+        if !self.live {
+            // The next publish reads it again.
+            return;
+        }
+        info!(
+            channel = %self.channel,
+            rungs = ?self.ladder.rungs.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+            "channel ladder changed; transcoder restarts"
+        );
+        self.stop();
+        self.shed = 0;
+        self.backoff = Backoff::default();
+        // The next frame restarts ffmpeg from the cached GOP.
+        self.not_before = None;
+        let planned = self.plan();
+        self.retire_unplanned(&planned);
+    }
+
+    /// Stops listing the renditions that had a process but are not in `planned`.
+    fn retire_unplanned(&mut self, planned: &[PlannedRung]) {
+        for old in &self.started {
+            if !planned.iter().any(|p| p.name == old.name) && self.listed.remove(&old.name) {
+                info!(channel = %self.channel, rendition = %old.name, "rung retired");
+                metrics::gauge!(m::TRANSCODER_SPEED, "channel" => self.channel.clone(), "rendition" => old.name.clone()).set(0.0);
+                self.output.retire_rung(old);
+            }
+        }
     }
 
     fn on_run_event(&mut self, id: u64, event: RunEvent) {
@@ -260,7 +391,7 @@ impl Supervisor {
         let Some(info) = self.source.info() else {
             return Vec::new();
         };
-        plan(&self.config.ladder, &info)
+        plan(&self.ladder, &info)
             .into_iter()
             .skip(self.shed)
             .collect()
@@ -277,15 +408,21 @@ impl Supervisor {
         if let Some(r) = self.output.rendition(&highest.name) {
             self.output.retire_rung(&r);
         }
+        self.listed.remove(&highest.name);
         self.shed += 1;
     }
 
     /// Plans the ladder for the source and starts ffmpeg, fed from the keyframe at `dts`.
     fn start(&mut self, dts: i64) -> Option<Running> {
         let planned = self.plan();
+        // Rungs this source no longer gets (its resolution or the channel's ladder changed) stop
+        // being listed.
+        self.retire_unplanned(&planned);
         if planned.is_empty() {
             return None;
         }
+        let config = self.config.clone();
+        let encoder = config.picked_encoder()?;
         let video = self.source.video.clone()?;
         let at = StartAt {
             offset_ms: dts,
@@ -294,7 +431,8 @@ impl Supervisor {
             has_audio: self.source.audio.is_some(),
         };
         let started = Running::start(
-            &self.config,
+            &config,
+            encoder,
             &self.output.sid,
             &self.channel,
             &planned,
@@ -311,16 +449,10 @@ impl Supervisor {
         info!(
             channel = %self.channel,
             pid = running.pid(),
-            encoder = self.config.encoder.ffmpeg_name(),
+            encoder = encoder.ffmpeg_name(),
             rungs = ?planned.iter().map(|r| format!("{}:{}x{}", r.name, r.width, r.height)).collect::<Vec<_>>(),
             "transcoder started"
         );
-        // Rungs this source no longer gets (its resolution changed) stop being listed.
-        for old in &self.started {
-            if !planned.iter().any(|p| p.name == old.name) {
-                self.output.retire_rung(old);
-            }
-        }
         for (rung, (listener, path)) in planned.iter().zip(sockets) {
             let info = RungInfo {
                 configured_bps: u64::from(
@@ -329,6 +461,7 @@ impl Supervisor {
                 frame_rate: rung.frame_rate,
             };
             let rendition = self.output.add_rung(&rung.name, info);
+            self.listed.insert(rung.name.clone());
             if self.started.iter().any(|r| Arc::ptr_eq(r, &rendition)) {
                 self.output.mark_discontinuity_of(&rendition);
             } else {

@@ -110,6 +110,103 @@ fn first_video_pts(s: &Server, rendition: &str, p: &MediaPlaylist, msn: u64) -> 
     first["pts_time"].as_str().unwrap().parse().unwrap()
 }
 
+/// Presentation time of the first packet of one track of DASH segment `msn`, with its init.
+fn dash_first_pts(s: &Server, rendition: &str, sid: &str, track: char, msn: u64) -> f64 {
+    let base = format!("/live/lad/{rendition}/{sid}");
+    let init = s.get(&format!("{base}/init-{track}-{msn}.mp4"), &[]);
+    let media = s.get(&format!("{base}/{track}-{msn}.m4s"), &[]);
+    assert_eq!(
+        (init.status, media.status),
+        (200, 200),
+        "{base} {track} {msn}"
+    );
+    let file = s
+        .data_dir
+        .join(format!("dash-{rendition}-{track}-{msn}.mp4"));
+    std::fs::write(&file, [init.body, media.body].concat()).unwrap();
+    let probe = ffprobe(file.to_str().unwrap(), "packet=pts_time,codec_type");
+    let packets = probe["packets"].as_array().unwrap();
+    let types: Vec<&str> = packets
+        .iter()
+        .filter_map(|p| p["codec_type"].as_str())
+        .collect();
+    let want = if track == 'v' { "video" } else { "audio" };
+    assert!(
+        !types.is_empty() && types.iter().all(|t| *t == want),
+        "{rendition} {track}-{msn}: one track only, {types:?}"
+    );
+    packets[0]["pts_time"].as_str().unwrap().parse().unwrap()
+}
+
+/// The same channel as MPEG-DASH: a manifest with the video renditions in one adaptation set and
+/// the audio in another, segments that are single-track views of the HLS ones (same boundaries).
+fn check_dash(s: &Server, msn: u64) {
+    let r = s.get("/live/lad/manifest.mpd", &[]);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/dash+xml"));
+    let mpd = r.text();
+    assert!(mpd.contains("type=\"dynamic\""), "{mpd}");
+    for (name, w, h) in RENDITIONS {
+        assert!(
+            mpd.contains(&format!("<Representation id=\"{name}\""))
+                && mpd.contains(&format!("width=\"{w}\" height=\"{h}\"")),
+            "{name}: {mpd}"
+        );
+    }
+    assert!(
+        mpd.contains("<Representation id=\"audio\" codecs=\"mp4a.40.2\""),
+        "{mpd}"
+    );
+    let sid = mpd
+        .split("initialization=\"$RepresentationID$/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("no video template: {mpd}"))
+        .to_owned();
+
+    // ffmpeg's DASH reader sees every rendition at its size, and the audio.
+    let probe = ffprobe(
+        &s.url("/live/lad/manifest.mpd"),
+        "stream=codec_type,codec_name,width,height",
+    );
+    let streams = probe["streams"].as_array().unwrap();
+    let mut sizes: Vec<(u64, u64)> = streams
+        .iter()
+        .filter(|st| st["codec_type"] == "video")
+        .map(|st| {
+            (
+                st["width"].as_u64().unwrap(),
+                st["height"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    sizes.sort_unstable();
+    assert_eq!(sizes, [(256, 144), (426, 240), (640, 360)], "{probe}");
+    assert!(
+        streams.iter().any(|st| st["codec_name"] == "aac"),
+        "{probe}"
+    );
+
+    // Segment N starts at the same time in every video representation, and the audio with it.
+    let video: Vec<f64> = RENDITIONS
+        .iter()
+        .map(|(name, _, _)| dash_first_pts(s, name, &sid, 'v', msn))
+        .collect();
+    assert!(
+        video.iter().all(|&p| (p - video[0]).abs() < 0.0005),
+        "DASH segment {msn}: {video:?}"
+    );
+    // The keyframe's presentation time may follow its decode time by a few frames (B-frames).
+    let audio = dash_first_pts(s, "source", &sid, 'a', msn);
+    assert!(
+        (audio - video[0]).abs() < 0.1,
+        "audio {audio} video {}",
+        video[0]
+    );
+    let missing = s.get(&format!("/live/lad/source/{sid}/v-99999999.m4s"), &[]);
+    assert_eq!(missing.status, 404);
+}
+
 #[test]
 fn ladder_renditions_are_aligned_and_survive_a_transcoder_crash() {
     let s = start();
@@ -199,6 +296,8 @@ fn ladder_renditions_are_aligned_and_survive_a_transcoder_crash() {
         lists[1].text
     );
 
+    check_dash(&s, n);
+
     // Killing ffmpeg: the source goes on, the rungs come back within 3 s after a discontinuity.
     let pids = transcoders(&s.data_dir);
     assert_eq!(pids.len(), 1, "one ffmpeg per channel: {pids:?}");
@@ -264,4 +363,125 @@ fn ladder_renditions_are_aligned_and_survive_a_transcoder_crash() {
     assert!(transcoders(&s.data_dir).is_empty(), "ffmpeg gone");
     let sockets = std::fs::read_dir(s.data_dir.join("run")).unwrap().count();
     assert_eq!(sockets, 0, "sockets removed");
+}
+
+/// `a` then `b` as one FLV stream: `b`'s tags (its sequence headers first, its metadata dropped)
+/// follow `a`'s with timestamps continuing, like an encoder that changed its output size.
+fn splice_flv(a: &[u8], b: &[u8]) -> Vec<u8> {
+    /// (offset of each tag, its timestamp) after the 9-byte header and first previous-tag size.
+    fn tags(flv: &[u8]) -> Vec<(usize, usize, u32)> {
+        let mut out = Vec::new();
+        let mut at = 13;
+        while at + 11 <= flv.len() {
+            let size = u32::from_be_bytes([0, flv[at + 1], flv[at + 2], flv[at + 3]]) as usize;
+            let ts = u32::from_be_bytes([flv[at + 7], flv[at + 4], flv[at + 5], flv[at + 6]]);
+            let end = at + 11 + size + 4;
+            assert!(end <= flv.len(), "truncated FLV");
+            out.push((at, end, ts));
+            at = end;
+        }
+        out
+    }
+    let last_a = tags(a).iter().map(|t| t.2).max().unwrap();
+    let offset = last_a + 33;
+    let mut out = a.to_vec();
+    for (start, end, ts) in tags(b) {
+        if b[start] == 18 {
+            continue;
+        }
+        let mut tag = b[start..end].to_vec();
+        let [hi, x, y, z] = (ts + offset).to_be_bytes();
+        tag[4..8].copy_from_slice(&[x, y, z, hi]);
+        out.extend_from_slice(&tag);
+    }
+    out
+}
+
+#[test]
+fn a_new_source_resolution_restarts_the_transcoder_and_the_renditions_go_on() {
+    let av = &crate::harness::media().av;
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let smaller = dir.join(format!("e2e-270p-{}.flv", std::process::id()));
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-nostdin", "-i"])
+        .arg(av)
+        .args([
+            "-t",
+            "10",
+            "-vf",
+            "scale=480:270",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "60",
+            "-keyint_min",
+            "60",
+            "-sc_threshold",
+            "0",
+            "-c:a",
+            "copy",
+        ])
+        .arg(&smaller)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let spliced = dir.join(format!("e2e-spliced-{}.flv", std::process::id()));
+    let bytes = splice_flv(
+        &std::fs::read(av).unwrap(),
+        &std::fs::read(&smaller).unwrap(),
+    );
+    std::fs::write(&spliced, bytes).unwrap();
+
+    let s = start();
+    let key = s.create_channel("lad")["stream_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut publisher = crate::harness::Publisher::start(&spliced, &s.publish_url(&key), false);
+    wait_for("the 240p rung", LONG, || {
+        (playlist(&s, "240p")?.segments.len() >= 2).then_some(())
+    });
+    let before = transcoders(&s.data_dir);
+    assert_eq!(before.len(), 1);
+
+    // The new size reaches the source's variant, and the transcoder is restarted for it.
+    let master = wait_for("the source at 480x270", LONG, || {
+        let text = s.get("/live/lad/master.m3u8", &[]).text();
+        text.contains("RESOLUTION=480x270").then_some(text)
+    });
+    assert!(master.contains("240p/index.m3u8"), "{master}");
+    wait_for("the restart logged", LONG, || {
+        s.log_text()
+            .contains("source resolution changed; transcoder restarts")
+            .then_some(())
+    });
+    // The rungs continue after a discontinuity with media of the new ffmpeg, at their own size.
+    for name in ["240p", "144p"] {
+        let p = wait_for("the rung after the restart", LONG, || {
+            let p = playlist(&s, name)?;
+            let (_, after) = p.text.split_once("#EXT-X-DISCONTINUITY\n")?;
+            (after.matches("#EXTINF").count() >= 1).then_some(p)
+        });
+        let probe = ffprobe(
+            &s.url(&format!("/live/lad/{name}/index.m3u8")),
+            "stream=codec_type,height",
+        );
+        assert!(
+            probe["streams"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|st| st["codec_type"] == "video"),
+            "{name}: {probe}\n{}",
+            p.text
+        );
+    }
+    let after = transcoders(&s.data_dir);
+    assert_eq!(after.len(), 1);
+    assert_ne!(after, before, "a new ffmpeg");
+    publisher.kill();
+    let _ = std::fs::remove_file(&spliced);
+    let _ = std::fs::remove_file(&smaller);
 }

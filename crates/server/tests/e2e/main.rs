@@ -3,6 +3,8 @@
 #![allow(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 
 mod api;
+mod browser;
+mod channel_ladder;
 mod chat;
 mod chat_client;
 mod harness;

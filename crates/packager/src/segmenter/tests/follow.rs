@@ -159,6 +159,7 @@ fn window_with(
                     bytes: Bytes::from(text.clone()),
                     video: None,
                     audio: None,
+                    views: None,
                 });
             }
             Out::Part(part) => {
@@ -174,6 +175,7 @@ fn window_with(
                     msn: s.msn,
                     parts: s.parts.clone(),
                     gap: s.gap,
+                    views: None,
                 };
                 let pushed = w.push_segment_at(s.msn, segment);
                 assert!(!strict || pushed == Some(s.msn), "segment {}", s.msn);

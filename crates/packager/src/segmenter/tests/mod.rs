@@ -366,3 +366,4 @@ mod cutting;
 mod follow;
 mod parts;
 mod tracks;
+mod views;

@@ -15,6 +15,7 @@ fn init() -> InitSegment {
         bytes: Bytes::from(vec![9; 100]),
         video: None,
         audio: None,
+        views: None,
     }
 }
 
@@ -49,6 +50,7 @@ fn segment_of(parts: &[MediaPart]) -> MediaSegment {
         msn: parts[0].msn,
         parts: infos,
         gap: false,
+        views: None,
     }
 }
 

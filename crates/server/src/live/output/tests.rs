@@ -32,6 +32,7 @@ fn init(height: u32) -> InitSegment {
             nal_length_size: 4,
         }),
         audio: None,
+        views: None,
     }
 }
 
@@ -45,6 +46,7 @@ fn segment(msn: u64) -> MediaSegment {
         msn,
         parts: Vec::new(),
         gap: false,
+        views: None,
     }
 }
 
@@ -112,6 +114,7 @@ async fn waiters_see_each_part_and_the_end() {
         bytes: Bytes::from_static(b"init"),
         video: None,
         audio: None,
+        views: None,
     });
     assert_eq!(rx.borrow_and_update().hint, Some((0, 0)));
     let waiter = tokio::spawn(async move {
