@@ -90,7 +90,7 @@ pub use config::{
     RESERVED_NAME, VIDEO_KBPS_RANGE,
 };
 pub use encoder::{Encoder, DEFAULT_VAAPI_DEVICE};
-pub use plan::{plan, PlannedRung, SourceInfo};
+pub use plan::{part_frame_step, plan, PlannedRung, SourceInfo};
 
 /// Why a ladder is invalid or its command line cannot be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -44,7 +44,11 @@ pub struct PlannedRung {
 }
 
 /// The rungs of `ladder` for `source`: none when disabled; rungs at or above the source's height
-/// are left out (never upscale); frame rate is min(rung, source). Order is the ladder's.
+/// are left out (never upscale). A rung keeps the source's frame rate up to its own; above it,
+/// the source's rate divided by the smallest whole number that brings it to at most the rung's
+/// (60 → 30, 50 → 25, 120 → 30): every rung frame is then a source frame at a steady cadence, so
+/// the source's part boundaries can fall on frames every rung has ([`part_frame_step`]). Order is
+/// the ladder's.
 pub fn plan(ladder: &Ladder, source: &SourceInfo) -> Vec<PlannedRung> {
     if !ladder.enabled || source.width == 0 || source.height == 0 {
         return Vec::new();
@@ -58,7 +62,9 @@ pub fn plan(ladder: &Ladder, source: &SourceInfo) -> Vec<PlannedRung> {
         .map(|r| {
             let rung_rate = f64::from(r.frame_rate);
             let (frame_rate, reduced_from) = match source_rate {
-                Some(s) if s > rung_rate * REDUCE_ABOVE => (rung_rate, Some(s)),
+                Some(s) if s > rung_rate * REDUCE_ABOVE => {
+                    (s / (s / (rung_rate * REDUCE_ABOVE)).ceil(), Some(s))
+                }
                 Some(s) => (s, None),
                 None => (rung_rate, None),
             };
@@ -74,6 +80,28 @@ pub fn plan(ladder: &Ladder, source: &SourceInfo) -> Vec<PlannedRung> {
             }
         })
         .collect()
+}
+
+/// Every how many source frames a part of the source may start so that each planned rung has a
+/// frame there: the least common multiple of the rungs' frame-rate divisors (1 when no rung drops
+/// frames), at most 8.
+pub fn part_frame_step(planned: &[PlannedRung]) -> u32 {
+    fn gcd(a: u32, b: u32) -> u32 {
+        if b == 0 {
+            a
+        } else {
+            gcd(b, a % b)
+        }
+    }
+    planned
+        .iter()
+        .filter_map(|r| {
+            let divisor = r.reduced_from? / r.frame_rate;
+            divisor
+                .is_finite()
+                .then(|| divisor.round().clamp(1.0, 8.0) as u32)
+        })
+        .fold(1, |step, d| (step / gcd(step, d) * d).min(8))
 }
 
 /// `height * width / height` of the source, to the nearest even number (4:2:0 needs even sizes).
@@ -107,6 +135,35 @@ mod tests {
     }
 
     #[test]
+    fn part_step_is_where_every_rung_has_a_frame() {
+        let rung = |fps: f64, from: Option<f64>| PlannedRung {
+            name: "r".into(),
+            width: 640,
+            height: 360,
+            video_bitrate_kbps: 800,
+            audio_bitrate_kbps: None,
+            frame_rate: fps,
+            reduced_from: from,
+            preset: None,
+        };
+        assert_eq!(part_frame_step(&[]), 1);
+        assert_eq!(part_frame_step(&[rung(30.0, None)]), 1);
+        assert_eq!(
+            part_frame_step(&[rung(60.0, None), rung(30.0, Some(60.0))]),
+            2
+        );
+        assert_eq!(
+            part_frame_step(&[rung(30.0, Some(120.0)), rung(60.0, Some(120.0))]),
+            4
+        );
+        assert_eq!(
+            part_frame_step(&[rung(40.0, Some(120.0)), rung(30.0, Some(120.0))]),
+            8
+        );
+        assert_eq!(part_frame_step(&[rung(29.97, Some(59.94))]), 2);
+    }
+
+    #[test]
     fn frame_rates() {
         let ladder = Ladder {
             enabled: true,
@@ -117,7 +174,10 @@ mod tests {
             (p[0].frame_rate, p[0].reduced_from)
         };
         assert_eq!(rates(60.0), (30.0, Some(60.0)));
-        assert_eq!(rates(50.0), (30.0, Some(50.0)));
+        assert_eq!(rates(50.0), (25.0, Some(50.0)));
+        assert_eq!(rates(120.0), (30.0, Some(120.0)));
+        assert_eq!(rates(48.0), (24.0, Some(48.0)));
+        assert!((rates(59.94).0 - 29.97).abs() < 1e-9);
         assert_eq!(rates(30.0), (30.0, None));
         assert_eq!(rates(31.0), (31.0, None));
         assert_eq!(rates(29.97), (29.97, None));

@@ -198,6 +198,14 @@ impl LiveSegmenter {
             .map(|(_, v)| v.dts)
     }
 
+    /// Sets [`SegmenterConfig::part_frame_step`] for the parts that start from now on: a leader
+    /// learns it only once the ladder is planned, after it has started.
+    pub fn set_part_frame_step(&mut self, step: u32) {
+        if let Some(timing) = self.parts.as_mut() {
+            timing.step = step.clamp(1, MAX_PART_FRAME_STEP);
+        }
+    }
+
     /// Closes the open segment. `end_ms` is the closing frame's time when known; otherwise (config
     /// change, finish) the last video frame lasts as long as the frame interval before it.
     pub(super) fn close_segment(&mut self, end_ms: Option<i64>) -> Result<(), PackagerError> {

@@ -10,7 +10,7 @@ use ferrocast_packager::{
     target_duration_secs, Boundary, InitSegment, LiveWindow, MediaPart, MediaSegment, WindowConfig,
 };
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
@@ -102,6 +102,11 @@ pub struct Output {
     /// The DASH manifest's `availabilityStartTime` (unix ms), fixed at its first rendering so
     /// that every later manifest agrees with the first (see [`dash`]).
     dash_epoch: OnceLock<i64>,
+    /// Every how many source frames the source's parts may start ([`part_frame_step`]), set by
+    /// the transcoder when it plans the ladder and applied by the source's segmenter.
+    ///
+    /// [`part_frame_step`]: ferrocast_ladder::part_frame_step
+    part_frame_step: AtomicU32,
 }
 
 #[derive(Debug)]
@@ -183,6 +188,7 @@ impl Output {
             master_generation: AtomicU64::new(0),
             master: Mutex::new(None),
             dash_epoch: OnceLock::new(),
+            part_frame_step: AtomicU32::new(1),
         }
     }
 
@@ -241,6 +247,17 @@ impl Output {
         rendition.write().listed = false;
         self.master_changed();
         self.end_rendition(rendition);
+    }
+
+    /// Asks the source's segmenter to start parts only every `step` frames, so that rungs at a
+    /// divided frame rate have a frame at every boundary.
+    pub fn set_part_frame_step(&self, step: u32) {
+        self.part_frame_step.store(step.max(1), Ordering::Relaxed);
+    }
+
+    /// The step the source's segmenter should use now.
+    pub(super) fn part_frame_step(&self) -> u32 {
+        self.part_frame_step.load(Ordering::Relaxed)
     }
 
     /// Sends a boundary of the source's segmenter to the rungs' followers.

@@ -104,6 +104,7 @@ pub(super) async fn run(
     );
     let sink = Sink::new(&output, &name, part_target.is_some());
     let mut frame_rate = FrameRate::default();
+    let mut part_frame_step = 1;
     let mut sessions_seen = 0u64;
     // Arrival of the last frame handled: the last frame of any part the next frame closes.
     let mut last_frame_at: Option<Instant> = None;
@@ -122,12 +123,19 @@ pub(super) async fn run(
                         info!(channel = %name, session, "publisher resumed; discontinuity");
                         output.mark_discontinuity();
                         segmenter = new_segmenter(output.next_msn());
+                        part_frame_step = 1;
                         frame_rate = FrameRate::default();
                         last_frame_at = None;
                     }
                 }
                 Recv::Event(HubEvent::Media(event)) => {
                     let arrived = Instant::now();
+                    let step = output.part_frame_step();
+                    if step != part_frame_step {
+                        info!(channel = %name, step, "source parts start every {step} frames");
+                        segmenter.set_part_frame_step(step);
+                        part_frame_step = step;
+                    }
                     if let MediaEvent::Frame(f) = &event {
                         if f.kind == TrackKind::Video {
                             if let Some(fps) = frame_rate.observe(f.dts) {
@@ -159,6 +167,7 @@ pub(super) async fn run(
                     sink.drain(&mut segmenter, last_frame_at);
                     output.mark_discontinuity();
                     segmenter = new_segmenter(output.next_msn());
+                    part_frame_step = 1;
                     last_frame_at = None;
                 }
                 Recv::Closed => end_at = Some(Instant::now()),

@@ -418,6 +418,8 @@ impl Supervisor {
         // Rungs this source no longer gets (its resolution or the channel's ladder changed) stop
         // being listed.
         self.retire_unplanned(&planned);
+        self.output
+            .set_part_frame_step(ferrocast_ladder::part_frame_step(&planned));
         if planned.is_empty() {
             return None;
         }

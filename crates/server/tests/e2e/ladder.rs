@@ -34,15 +34,18 @@ const RENDITIONS: [(&str, u64, u64); 3] =
     [("source", 640, 360), ("240p", 426, 240), ("144p", 256, 144)];
 
 fn start() -> Server {
+    start_with(&[])
+}
+
+fn start_with(extra: &[&str]) -> Server {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("e2e-ladder-config-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("ladder.toml");
     std::fs::write(&config, LADDER).unwrap();
-    Server::start(
-        "ladder",
-        &["--ladder", "on", "--config", config.to_str().unwrap()],
-    )
+    let mut args = vec!["--ladder", "on", "--config", config.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    Server::start("ladder", &args)
 }
 
 /// The ffmpeg processes whose command line names a socket under this server's run directory.
@@ -484,4 +487,88 @@ fn a_new_source_resolution_restarts_the_transcoder_and_the_renditions_go_on() {
     publisher.kill();
     let _ = std::fs::remove_file(&spliced);
     let _ = std::fs::remove_file(&smaller);
+}
+
+/// Part durations per segment number, as a playlist lists them.
+fn part_durations(p: &MediaPlaylist) -> std::collections::BTreeMap<u64, Vec<String>> {
+    let mut parts = std::collections::BTreeMap::new();
+    for line in p.text.lines() {
+        let Some(attrs) = line.strip_prefix("#EXT-X-PART:") else {
+            continue;
+        };
+        let duration = attrs.split(',').next().unwrap().to_owned();
+        let msn = attrs
+            .split("URI=\"")
+            .nth(1)
+            .and_then(|u| u.rsplit('/').next())
+            .and_then(|f| f.split('.').next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap();
+        parts.entry(msn).or_insert_with(Vec::new).push(duration);
+    }
+    parts
+}
+
+#[test]
+fn a_60_fps_source_cuts_parts_where_its_30_fps_rungs_have_frames() {
+    let input = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-media-v1/av60.flv");
+    if !input.exists() {
+        let tmp = input.with_extension("tmp.flv");
+        let status = std::process::Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-y", "-nostdin"])
+            .args(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=60"])
+            .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+            .args([
+                "-t",
+                "8",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-g",
+                "120",
+            ])
+            .args([
+                "-keyint_min",
+                "120",
+                "-sc_threshold",
+                "0",
+                "-pix_fmt",
+                "yuv420p",
+            ])
+            .args(["-c:a", "aac", "-f", "flv"])
+            .arg(&tmp)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        std::fs::rename(&tmp, &input).unwrap();
+    }
+    // 350 ms is 21 frames at 60 fps: without the step, parts would start on odd frames, which the
+    // 30 fps rungs do not have.
+    let s = start_with(&["--part-duration", "350ms"]);
+    let key = s.create_channel("lad")["stream_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let _publisher = crate::harness::Publisher::start(&input, &s.publish_url(&key), true);
+    wait_for("the step logged", LONG, || {
+        s.log_text()
+            .contains("source parts start every 2 frames")
+            .then_some(())
+    });
+    // Once the step applies, every complete segment has the same parts in every rendition.
+    let (source, rung) = wait_for("three complete rung segments", LONG, || {
+        let rung = playlist(&s, "240p")?;
+        (rung.segments.len() >= 4).then_some(())?;
+        Some((playlist(&s, "source")?, rung))
+    });
+    let (source, rung) = (part_durations(&source), part_durations(&rung));
+    let last = rung.keys().next_back().unwrap() - 1;
+    for msn in [last - 1, last] {
+        assert_eq!(
+            source.get(&msn),
+            rung.get(&msn),
+            "segment {msn}: source {source:?}\nrung {rung:?}"
+        );
+    }
 }
