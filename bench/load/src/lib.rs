@@ -1,5 +1,5 @@
 //! What the load generators share: a server process's CPU and memory from `/proc`, and a
-//! minimal HTTP/1.1 GET on a keep-alive connection.
+//! minimal HTTP/1.1 GET on a keep-alive connection (text or bytes).
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -27,6 +27,17 @@ pub fn proc_usage(pid: u32) -> (f64, u64) {
 
 /// One GET on a keep-alive connection; returns the status and the body.
 pub async fn get(stream: &mut TcpStream, host: &str, path: &str) -> anyhow::Result<(u16, String)> {
+    let (status, body) = get_bytes(stream, host, path).await?;
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+/// One GET on a keep-alive connection; returns the status and the body's bytes. The body is
+/// read by `Content-Length` (absent: empty), which every answer of the server carries.
+pub async fn get_bytes(
+    stream: &mut TcpStream,
+    host: &str,
+    path: &str,
+) -> anyhow::Result<(u16, Vec<u8>)> {
     stream
         .write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
         .await?;
@@ -45,6 +56,12 @@ pub async fn get(stream: &mut TcpStream, host: &str, path: &str) -> anyhow::Resu
             .nth(1)
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
+        anyhow::ensure!(
+            !head
+                .to_ascii_lowercase()
+                .contains("transfer-encoding: chunked"),
+            "chunked answers are not supported"
+        );
         let len = head
             .lines()
             .find_map(|l| {
@@ -59,9 +76,7 @@ pub async fn get(stream: &mut TcpStream, host: &str, path: &str) -> anyhow::Resu
             anyhow::ensure!(n > 0, "connection closed");
             buf.extend_from_slice(&chunk[..n]);
         }
-        return Ok((
-            status,
-            String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).to_string(),
-        ));
+        buf.truncate(end + 4 + len);
+        return Ok((status, buf.split_off(end + 4)));
     }
 }

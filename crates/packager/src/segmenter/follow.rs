@@ -406,8 +406,19 @@ impl LiveSegmenter {
         };
         let first = &segment.part;
         let (at_pts_ms, media_ms, independent) = if let Some(video) = first.video.first() {
-            let media_ms = (video.dts - running.origin_ms).saturating_add(i64::from(video.cts));
-            (video.pts_in, media_ms, video.keyframe)
+            // A part that starts inside a GOP is cut in decode order. With B-frames its first
+            // frame is presented later than frames that follow it, and a follower (no B-frames:
+            // presentation order is decode order) cutting at that presentation time would cut
+            // frames late and make longer parts. The cut is where the part starts in decode time,
+            // plus the presentation delay the segment's keyframe had: the same durations.
+            let cts = if kind == BoundaryKind::PartStart && !video.keyframe {
+                segment.lead_cts
+            } else {
+                video.cts
+            };
+            let delay = i64::from(cts) - i64::from(video.cts);
+            let media_ms = (video.dts - running.origin_ms).saturating_add(i64::from(cts));
+            (video.pts_in.saturating_add(delay), media_ms, video.keyframe)
         } else if let (Some(sample), Some(audio)) = (first.audio.first(), &running.audio) {
             (sample.pts_in, audio.samples_to_ms(sample.decode), true)
         } else {
@@ -422,6 +433,14 @@ impl LiveSegmenter {
             media_ms,
             program_date_time_ms: segment.wall_at(segment.part_start_ms),
         };
+        if kind == BoundaryKind::SegmentStart {
+            if let Some(video) = first.video.first() {
+                let cts = video.cts;
+                if let Some(segment) = self.running.as_mut().and_then(|r| r.segment.as_mut()) {
+                    segment.lead_cts = cts;
+                }
+            }
+        }
         if self.boundaries.len() >= MAX_QUEUED_BOUNDARIES {
             self.boundaries.pop_front();
         }

@@ -139,6 +139,9 @@ pub(super) struct OpenSegment {
     pub(super) samples: usize,
     /// Filled only with [`SegmenterConfig::track_views`].
     pub(super) views: ViewSamples,
+    /// Composition offset (ms) of the segment's first video frame: how far presentation runs
+    /// behind decode in this GOP, which a leader adds to the decode time of its part cuts.
+    pub(super) lead_cts: i32,
 }
 
 impl OpenSegment {
@@ -156,6 +159,7 @@ impl OpenSegment {
             bytes: 0,
             samples: 0,
             views: ViewSamples::default(),
+            lead_cts: 0,
         }
     }
 

@@ -299,6 +299,12 @@ fn ladder_renditions_are_aligned_and_survive_a_transcoder_crash() {
         lists[1].text
     );
 
+    // The input has B-frames, the rungs none: parts still last the same in every rendition.
+    let parts: Vec<_> = lists.iter().map(part_durations).collect();
+    for rung in &parts[1..] {
+        assert_eq!(parts[0].get(&(n - 1)), rung.get(&(n - 1)), "{parts:?}");
+    }
+
     check_dash(&s, n);
 
     // Killing ffmpeg: the source goes on, the rungs come back within 3 s after a discontinuity.

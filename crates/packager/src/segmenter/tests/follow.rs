@@ -399,6 +399,99 @@ fn follower_timestamps_match_a_leader_with_b_frames() {
     }
 }
 
+/// Frame `k` in decode order of a 30 fps stream with two B-frames between references and
+/// closed GOPs of 60 pictures (I0 P3 B1 B2 P6 B4 B5 ... P58 P59), the way x264 and OBS send it:
+/// decoded at slot `k`, presented at slot `p + 2` (two slots of reorder delay).
+fn reordered(k: i64) -> Frame {
+    let (gop, j) = (k / 60, k % 60);
+    let p = gop * 60
+        + match j {
+            0 | 58 | 59 => j,
+            _ if j % 3 == 1 => j + 2,
+            _ => j - 1,
+        };
+    let at = |slot: i64| 1000 + (slot * 1000 + 15) / 30;
+    Frame {
+        kind: TrackKind::Video,
+        dts: at(k),
+        cts: i32::try_from(at(p + 2) - at(k)).unwrap(),
+        keyframe: j == 0,
+        data: Bytes::from_static(&[0; 64]),
+    }
+}
+
+#[test]
+fn parts_of_a_follower_without_b_frames_last_what_the_leaders_last() {
+    let mut ladder = Ladder::new(config(Some(500), 1), config(Some(500), 1));
+    let video: Vec<MediaEvent> = (0..240).map(|k| MediaEvent::Frame(reordered(k))).collect();
+    let events = interleave(video, audio_frames(1066, 8));
+    // The transcoded rendition: every picture decoded when presented, keyframes where the
+    // source's are presented.
+    let rendition: Vec<MediaEvent> = events
+        .iter()
+        .map(|e| match e {
+            MediaEvent::Frame(f) if f.kind == TrackKind::Video => {
+                plain(TrackKind::Video, f.pts(), f.keyframe)
+            }
+            other => other.clone(),
+        })
+        .collect();
+    // A transcoder delivers a picture once it is presented; feed in that order.
+    let mut order: Vec<usize> = (0..events.len()).collect();
+    order.sort_by_key(|&i| (event_dts(&rendition[i]), i));
+    let mut next = 0;
+    for event in &events {
+        ladder.leader.feed(std::slice::from_ref(event));
+        ladder.relay();
+        while next < order.len() && event_dts(&rendition[order[next]]) + 100 <= event_dts(event) {
+            ladder
+                .follower
+                .feed(std::slice::from_ref(&rendition[order[next]]));
+            next += 1;
+        }
+    }
+    for &i in &order[next..] {
+        ladder.follower.feed(std::slice::from_ref(&rendition[i]));
+    }
+    ladder.finish();
+    let declared = config(Some(500), 1)
+        .declared_part_target()
+        .unwrap()
+        .as_secs_f64();
+    let leader = part_positions(&ladder.leader);
+    let follower = part_positions(&ladder.follower);
+    assert!(leader.len() >= 12, "{leader:?}");
+    // Every complete segment's parts: same numbers, same durations (±1 ms of rounding), none
+    // beyond PART-TARGET.
+    let last_msn = leader.last().unwrap().0;
+    let complete = |p: &&(u64, u32, i64, i64)| p.0 < last_msn;
+    let l: Vec<_> = leader.iter().filter(complete).collect();
+    let f: Vec<_> = follower
+        .iter()
+        .filter(complete)
+        .filter(|p| p.0 >= l[0].0)
+        .collect();
+    assert_eq!(l.len(), f.len(), "leader {l:?}\nfollower {f:?}");
+    for (l, f) in l.iter().zip(&f) {
+        assert_eq!((l.0, l.1), (f.0, f.1));
+        assert!(
+            (l.3 - f.3).abs() <= 1_000,
+            "part {}.{}: {} vs {} µs",
+            l.0,
+            l.1,
+            l.3,
+            f.3
+        );
+        assert!(
+            f.3 as f64 / 1e6 <= declared,
+            "part {}.{} lasts {} µs",
+            f.0,
+            f.1,
+            f.3
+        );
+    }
+}
+
 #[test]
 fn follower_config_change_takes_effect_at_the_next_segment() {
     let mut ladder = Ladder::new(config(Some(500), 1), config(Some(500), 1));
