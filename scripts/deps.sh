@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Ferrocast's demo, tests and benchmarks need on Debian 12, only when missing.
 #   scripts/deps.sh [run|test|browser|bench]   (default: test)
+#     all      make (builds jemalloc, the allocator)
 #     run      ffmpeg
 #     test     ffmpeg, GStreamer, and the browser kit below
 #     browser  only the browser kit: chromium, node and npm (Debian's, unless a node is already
@@ -11,7 +12,8 @@ set -euo pipefail
 what=${1:-test}
 root=$(cd "$(dirname "$0")/.." && pwd)
 
-pkgs=()
+# make: the allocator (jemalloc) is built from C with it.
+pkgs=(make)
 browser=false
 case $what in
   run) pkgs+=(ffmpeg) ;;

@@ -25,8 +25,10 @@
 // seek_waits (`waiting` events during a seek after the start), latency_s (hls.js `latency`,
 // dash.js getCurrentLiveLatency()), target_latency_s, wallclock_latency_s (hls.js: now minus the
 // playhead's PROGRAM-DATE-TIME; dash.js: as latency_s), levels [{height, width, bitrate}] the
-// player saw, heights_played, errors (fatal), warnings (non-fatal player errors), video_size
-// [w, h], frames, dropped_frames, wall_ms. Latencies are null before playback started.
+// player was offered when the stream loaded (a different list at the end is noted on stderr;
+// dash.js: each change of the MPD's periods and representations too), heights_played, errors
+// (fatal), warnings (non-fatal player errors), video_size [w, h], frames, dropped_frames,
+// wall_ms. Latencies are null before playback started.
 // ok: playback started, played at least half of --seconds, and no fatal error.
 // Exit code: 0 when ok, 1 otherwise, 2 on a usage error. Progress and player events go to stderr.
 
@@ -130,7 +132,7 @@ function pageHtml() {
   video.muted = true;
   const fc = (window.__fc = {
     startedAt: null, stalls: 0, stallS: 0, stallSince: null, seekWaits: 0, errors: [], warnings: [],
-    heights: [], events: [], levels: [], latency: () => null, targetLatency: () => null,
+    heights: [], events: [], levels: [], finalLevels: null, latency: () => null, targetLatency: () => null,
     wallclockLatency: () => null,
   });
   const now = () => performance.now();
@@ -212,6 +214,7 @@ function pageHtml() {
         (d.url ? ' ' + d.url : '') + (d.error && d.error.message ? ' ' + d.error.message : '');
       if (d.fatal) fatal(msg); else warn(msg);
     });
+    fc.finalLevels = () => hls.levels.map((l) => ({ height: l.height, width: l.width, bitrate: l.bitrate }));
     fc.latency = () => (Number.isFinite(hls.latency) ? hls.latency : null);
     fc.targetLatency = () => (Number.isFinite(hls.targetLatency) ? hls.targetLatency : null);
     // Behind the wall clock: now minus the playhead's EXT-X-PROGRAM-DATE-TIME.
@@ -234,11 +237,23 @@ function pageHtml() {
       },
     });
     const E = dashjs.MediaPlayer.events;
-    p.on(E.STREAM_INITIALIZED, () => {
-      const reps = p.getRepresentationsByType('video') || [];
-      fc.levels = reps.map((r) => ({ height: r.height, width: r.width, bitrate: r.bandwidth }));
-      note('stream initialized: ' + reps.length + ' video representations');
+    // What each MPD (re)load lists, noted when it changes.
+    let lastListing = '';
+    p.on(E.MANIFEST_LOADED, (e) => {
+      const periods = (e.data && e.data.Period) || [];
+      const listing = periods.map((period) => (period.AdaptationSet || [])
+        .map((as) => (as.contentType || as.mimeType || '?') + '[' +
+          (as.Representation || []).map((r) => r.id).join(',') + ']').join(' ')).join(' | ');
+      if (listing !== lastListing) note('MPD: ' + periods.length + ' period(s): ' + listing);
+      lastListing = listing;
     });
+    const videoLevels = () => (p.getRepresentationsByType('video') || [])
+      .map((r) => ({ height: r.height, width: r.width, bitrate: r.bandwidth }));
+    p.on(E.STREAM_INITIALIZED, () => {
+      fc.levels = videoLevels();
+      note('stream initialized: ' + fc.levels.length + ' video representations');
+    });
+    fc.finalLevels = videoLevels;
     p.on(E.QUALITY_CHANGE_RENDERED, (e) => {
       if (e.mediaType === 'video') note('quality rendered ' + (e.newRepresentation ? e.newRepresentation.id : ''));
     });
@@ -257,6 +272,11 @@ function pageHtml() {
   window.__report = () => {
     endStall(); // an open stall counts up to now
     sample();
+    if (fc.finalLevels) {
+      const heights = (levels) => levels.map((l) => l.height).join(',');
+      const now = fc.finalLevels();
+      if (heights(now) !== heights(fc.levels)) note('video levels at the end: ' + heights(now));
+    }
     const q = video.getVideoPlaybackQuality ? video.getVideoPlaybackQuality() : null;
     return {
       started_ms: fc.startedAt === null ? null : Math.round(fc.startedAt),
