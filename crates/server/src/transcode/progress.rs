@@ -108,10 +108,14 @@ impl ProgressParser {
 /// Restart delays: 1 s, 2 s, 4 s ... at most 10 s; back to 1 s after a run that lasted.
 #[derive(Debug, Clone)]
 pub struct Backoff {
-    next: Duration,
+    /// `None` until the first restart, which waits only [`FIRST_RESTART`].
+    next: Option<Duration>,
 }
 
-/// First restart delay.
+/// Delay of the first restart after a crash: a single crash costs the rungs well under a
+/// second more than ffmpeg's start-up (the ladder is back within 2 s).
+pub const FIRST_RESTART: Duration = Duration::from_millis(200);
+/// Delay of the second restart in a row, doubled for each further one.
 pub const BACKOFF_MIN: Duration = Duration::from_secs(1);
 /// Longest restart delay.
 pub const BACKOFF_MAX: Duration = Duration::from_secs(10);
@@ -120,7 +124,7 @@ pub const BACKOFF_RESET_AFTER: Duration = Duration::from_secs(30);
 
 impl Default for Backoff {
     fn default() -> Self {
-        Self { next: BACKOFF_MIN }
+        Self { next: None }
     }
 }
 
@@ -128,10 +132,13 @@ impl Backoff {
     /// The delay before the next restart, after a run that lasted `ran`.
     pub fn next_delay(&mut self, ran: Duration) -> Duration {
         if ran >= BACKOFF_RESET_AFTER {
-            self.next = BACKOFF_MIN;
+            self.next = None;
         }
-        let delay = self.next;
-        self.next = (self.next * 2).min(BACKOFF_MAX);
+        let Some(delay) = self.next else {
+            self.next = Some(BACKOFF_MIN);
+            return FIRST_RESTART;
+        };
+        self.next = Some((delay * 2).min(BACKOFF_MAX));
         delay
     }
 }
@@ -229,13 +236,13 @@ mod tests {
     }
 
     #[test]
-    fn backoff_doubles_to_ten_seconds_and_resets() {
+    fn backoff_starts_quick_doubles_to_ten_seconds_and_resets() {
         let mut b = Backoff::default();
         let short = Duration::from_millis(100);
-        let delays: Vec<u64> = (0..6).map(|_| b.next_delay(short).as_secs()).collect();
-        assert_eq!(delays, [1, 2, 4, 8, 10, 10]);
-        assert_eq!(b.next_delay(Duration::from_secs(60)), BACKOFF_MIN);
-        assert_eq!(b.next_delay(short), Duration::from_secs(2));
+        let delays: Vec<u128> = (0..7).map(|_| b.next_delay(short).as_millis()).collect();
+        assert_eq!(delays, [200, 1000, 2000, 4000, 8000, 10_000, 10_000]);
+        assert_eq!(b.next_delay(Duration::from_secs(60)), FIRST_RESTART);
+        assert_eq!(b.next_delay(short), BACKOFF_MIN);
     }
 
     #[test]

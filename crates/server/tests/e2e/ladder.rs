@@ -307,7 +307,7 @@ fn ladder_renditions_are_aligned_and_survive_a_transcoder_crash() {
 
     check_dash(&s, n);
 
-    // Killing ffmpeg: the source goes on, the rungs come back within 3 s after a discontinuity.
+    // Killing ffmpeg: the source goes on, the rungs come back within 2 s after a discontinuity.
     let pids = transcoders(&s.data_dir);
     assert_eq!(pids.len(), 1, "one ffmpeg per channel: {pids:?}");
     let before: Vec<u64> = RENDITIONS
@@ -319,7 +319,7 @@ fn ladder_renditions_are_aligned_and_survive_a_transcoder_crash() {
         .args(["-KILL", &pids[0].to_string()])
         .status()
         .unwrap();
-    let deadline = killed + Duration::from_secs(3);
+    let deadline = killed + Duration::from_secs(2);
     let remaining = || {
         deadline
             .saturating_duration_since(Instant::now())
@@ -341,7 +341,8 @@ fn ladder_renditions_are_aligned_and_survive_a_transcoder_crash() {
         );
     }
     let back = killed.elapsed();
-    assert!(back <= Duration::from_secs(3), "rungs back after {back:?}");
+    eprintln!("rungs back {back:?} after the kill");
+    assert!(back <= Duration::from_secs(2), "rungs back after {back:?}");
     let after = transcoders(&s.data_dir);
     assert_eq!(after.len(), 1);
     assert_ne!(after, pids, "a new ffmpeg");
