@@ -106,7 +106,7 @@ impl ProgressParser {
 }
 
 /// Restart delays: 1 s, 2 s, 4 s ... at most 10 s; back to 1 s after a run that lasted.
-#[derive(Debug, Clone)]
+#[derive(Default, Debug, Clone)]
 pub struct Backoff {
     /// `None` until the first restart, which waits only [`FIRST_RESTART`].
     next: Option<Duration>,
@@ -121,12 +121,6 @@ pub const BACKOFF_MIN: Duration = Duration::from_secs(1);
 pub const BACKOFF_MAX: Duration = Duration::from_secs(10);
 /// A run this long resets the back-off.
 pub const BACKOFF_RESET_AFTER: Duration = Duration::from_secs(30);
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Self { next: None }
-    }
-}
 
 impl Backoff {
     /// The delay before the next restart, after a run that lasted `ran`.
