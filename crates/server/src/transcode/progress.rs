@@ -105,7 +105,7 @@ impl ProgressParser {
     }
 }
 
-/// Restart delays: 1 s, 2 s, 4 s ... at most 10 s; back to 1 s after a run that lasted.
+/// Restart delays: 0.2 s, then 1 s, 2 s, 4 s ... at most 10 s; back to 0.2 s after a run that lasted.
 #[derive(Default, Debug, Clone)]
 pub struct Backoff {
     /// `None` until the first restart, which waits only [`FIRST_RESTART`].
