@@ -212,35 +212,13 @@ fn other_loopback_origin(url: &str) -> String {
     format!("{scheme}://{other}:{port}")
 }
 
-/// Rungs below the test input's 360 lines (the default ladder has none below 360p).
-const LADDER: &str = r#"
-encoder = "x264"
-
-[ladder]
-enabled = true
-
-[[ladder.rungs]]
-name = "240p"
-height = 240
-video_bitrate_kbps = 400
-audio_bitrate_kbps = 64
-frame_rate = 30
-
-[[ladder.rungs]]
-name = "144p"
-height = 144
-video_bitrate_kbps = 150
-audio_bitrate_kbps = 48
-frame_rate = 30
-"#;
-
 #[test]
 fn browser_hls_js_plays_the_low_latency_ladder_without_stalls() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("e2e-browser-config-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("ladder.toml");
-    std::fs::write(&config, LADDER).unwrap();
+    std::fs::write(&config, crate::ladder::LADDER).unwrap();
     let s = Server::start(
         "browser",
         &["--ladder", "on", "--config", config.to_str().unwrap()],

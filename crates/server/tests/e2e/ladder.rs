@@ -9,7 +9,7 @@ const LONG: Duration = Duration::from_secs(40);
 
 /// Rungs below the test input's 360 lines (the default ladder starts at 360p, which is not
 /// planned for a 640x360 source: never upscale, never re-encode at the source's size).
-const LADDER: &str = r#"
+pub const LADDER: &str = r#"
 encoder = "x264"
 
 [ladder]
