@@ -2,47 +2,52 @@
 //! ladder`), through the real binary: used at the next publish, switched at once while live,
 //! refused with JSON errors when invalid.
 
-use crate::harness::{bin, ffprobe, wait_for, Publisher, Server};
+use crate::harness::{bin, wait_for, Publisher, Server};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(40);
 
 /// 6 s of 854x480 30 fps H.264 + AAC, keyframes every 2 s: tall enough for a 360p rung (rungs
 /// are never planned at or above the source's height, and the common test input is 360 lines).
-fn source_480p() -> &'static PathBuf {
-    static FILE: OnceLock<PathBuf> = OnceLock::new();
-    static LOCK: Mutex<()> = Mutex::new(());
-    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    FILE.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-media-v1");
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("av480.flv");
-        if !file.exists() {
-            let tmp = dir.join(format!("av480.{}.tmp.flv", std::process::id()));
-            let out = Command::new("ffmpeg")
-                .args(["-hide_banner", "-loglevel", "error", "-y", "-nostdin"])
-                .args(["-f", "lavfi", "-i", "testsrc2=size=854x480:rate=30"])
-                .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-                .args(["-t", "6", "-c:v", "libx264", "-preset", "veryfast"])
-                .args(["-g", "60", "-keyint_min", "60", "-sc_threshold", "0"])
-                .args(["-b:v", "600k", "-pix_fmt", "yuv420p"])
-                .args(["-c:a", "aac", "-b:a", "64k", "-ac", "2", "-f", "flv"])
-                .arg(&tmp)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            std::fs::rename(&tmp, &file).unwrap();
-        }
-        file
-    })
+fn source_480p() -> PathBuf {
+    crate::harness::test_media(
+        "av480",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=854x480:rate=30",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000",
+            "-t",
+            "6",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-g",
+            "60",
+            "-keyint_min",
+            "60",
+            "-sc_threshold",
+            "0",
+            "-b:v",
+            "600k",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "64k",
+            "-ac",
+            "2",
+        ],
+    )
 }
 
 /// `PATCH /api/v1/channels/NAME` (the harness knows GET, POST, PUT and DELETE).
@@ -156,7 +161,7 @@ fn channel_ladder_applies_at_publish_switches_live_and_refuses_bad_input() {
     assert_eq!(body["ladder_default"], false);
     assert_eq!(body["ladder"]["rungs"][0]["height"], 360, "{body}");
     let url = s.publish_url(c["stream_key"].as_str().unwrap());
-    let publisher = Publisher::start(source_480p(), &url, true);
+    let publisher = Publisher::start(&source_480p(), &url, true);
     let listed = wait_for("source and 360p listed", LONG, || {
         let v = variants(&s);
         (v.len() == 2).then_some(v)
@@ -166,21 +171,9 @@ fn channel_ladder_applies_at_publish_switches_live_and_refuses_bad_input() {
         let p = s.playlist("/live/own/360p/index.m3u8")?;
         (!p.segments.is_empty()).then_some(())
     });
-    let probe = ffprobe(
-        &s.url("/live/own/360p/index.m3u8"),
-        "stream=codec_type,width,height",
-    );
-    let video = probe["streams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|st| st["codec_type"] == "video")
-        .unwrap_or_else(|| panic!("no video in {probe}"))
-        .clone();
     assert_eq!(
-        (&video["width"], &video["height"]),
-        (&json!(640), &json!(360)),
-        "{probe}"
+        crate::harness::video_size(&s.url("/live/own/360p/index.m3u8")),
+        (640, 360)
     );
 
     // Live: "off" retires the rung at once; the source carries on.
@@ -208,7 +201,7 @@ fn channel_ladder_applies_at_publish_switches_live_and_refuses_bad_input() {
             .then_some(())
     });
     drop(publisher);
-    let _publisher = Publisher::start(source_480p(), &url, true);
+    let _publisher = Publisher::start(&source_480p(), &url, true);
     wait_for("two segments of a new broadcast", LONG, || {
         let p = s.playlist("/live/own/source/index.m3u8")?;
         let fresh = p

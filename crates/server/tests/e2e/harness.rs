@@ -399,6 +399,44 @@ pub fn media() -> &'static Media {
     })
 }
 
+/// A test input made once per target directory: `ffmpeg ARGS -f flv` into
+/// `e2e-media-v1/NAME.flv` (through a temporary file, so an interrupted run leaves nothing).
+pub fn test_media(name: &str, args: &[&str]) -> PathBuf {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-media-v1");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("{name}.flv"));
+    if !file.exists() {
+        let tmp = dir.join(format!("{name}.{}.tmp.flv", std::process::id()));
+        run_ok(
+            Command::new("ffmpeg")
+                .args(["-hide_banner", "-loglevel", "error", "-y", "-nostdin"])
+                .args(args)
+                .args(["-f", "flv"])
+                .arg(&tmp),
+        );
+        std::fs::rename(&tmp, &file).unwrap();
+    }
+    file
+}
+
+/// Width and height of the first video stream ffprobe finds at `target`.
+pub fn video_size(target: &str) -> (u64, u64) {
+    let probe = ffprobe(target, "stream=codec_type,width,height");
+    let video = probe["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|st| st["codec_type"] == "video")
+        .unwrap_or_else(|| panic!("no video in {target}: {probe}"))
+        .clone();
+    (
+        video["width"].as_u64().unwrap(),
+        video["height"].as_u64().unwrap(),
+    )
+}
+
 fn run_ok(cmd: &mut Command) -> Output {
     let out = cmd.output().expect("run command");
     assert!(

@@ -246,20 +246,9 @@ fn ladder_renditions_are_aligned_and_survive_a_transcoder_crash() {
         wait_for("two segments", LONG, || {
             (playlist(&s, name)?.segments.len() >= 2).then_some(())
         });
-        let probe = ffprobe(
-            &s.url(&format!("/live/lad/{name}/index.m3u8")),
-            "stream=codec_type,width,height",
-        );
-        let video = probe["streams"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|st| st["codec_type"] == "video")
-            .unwrap_or_else(|| panic!("{name}: no video in {probe}"))
-            .clone();
         assert_eq!(
-            (video["width"].as_u64(), video["height"].as_u64()),
-            (Some(w), Some(h)),
+            crate::harness::video_size(&s.url(&format!("/live/lad/{name}/index.m3u8"))),
+            (w, h),
             "{name}"
         );
     }
@@ -411,11 +400,11 @@ fn splice_flv(a: &[u8], b: &[u8]) -> Vec<u8> {
 fn a_new_source_resolution_restarts_the_transcoder_and_the_renditions_go_on() {
     let av = &crate::harness::media().av;
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let smaller = dir.join(format!("e2e-270p-{}.flv", std::process::id()));
-    let status = std::process::Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y", "-nostdin", "-i"])
-        .arg(av)
-        .args([
+    let smaller = crate::harness::test_media(
+        "av270",
+        &[
+            "-i",
+            av.to_str().unwrap(),
             "-t",
             "10",
             "-vf",
@@ -432,11 +421,8 @@ fn a_new_source_resolution_restarts_the_transcoder_and_the_renditions_go_on() {
             "0",
             "-c:a",
             "copy",
-        ])
-        .arg(&smaller)
-        .status()
-        .unwrap();
-    assert!(status.success());
+        ],
+    );
     let spliced = dir.join(format!("e2e-spliced-{}.flv", std::process::id()));
     let bytes = splice_flv(
         &std::fs::read(av).unwrap(),
@@ -493,7 +479,6 @@ fn a_new_source_resolution_restarts_the_transcoder_and_the_renditions_go_on() {
     assert_ne!(after, before, "a new ffmpeg");
     publisher.kill();
     let _ = std::fs::remove_file(&spliced);
-    let _ = std::fs::remove_file(&smaller);
 }
 
 /// Part durations per segment number, as a playlist lists them.
@@ -518,38 +503,35 @@ fn part_durations(p: &MediaPlaylist) -> std::collections::BTreeMap<u64, Vec<Stri
 
 #[test]
 fn a_60_fps_source_cuts_parts_where_its_30_fps_rungs_have_frames() {
-    let input = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-media-v1/av60.flv");
-    if !input.exists() {
-        let tmp = input.with_extension("tmp.flv");
-        let status = std::process::Command::new("ffmpeg")
-            .args(["-hide_banner", "-loglevel", "error", "-y", "-nostdin"])
-            .args(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=60"])
-            .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-            .args([
-                "-t",
-                "8",
-                "-c:v",
-                "libx264",
-                "-preset",
-                "ultrafast",
-                "-g",
-                "120",
-            ])
-            .args([
-                "-keyint_min",
-                "120",
-                "-sc_threshold",
-                "0",
-                "-pix_fmt",
-                "yuv420p",
-            ])
-            .args(["-c:a", "aac", "-f", "flv"])
-            .arg(&tmp)
-            .status()
-            .unwrap();
-        assert!(status.success());
-        std::fs::rename(&tmp, &input).unwrap();
-    }
+    let input = crate::harness::test_media(
+        "av60",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x360:rate=60",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000",
+            "-t",
+            "8",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "120",
+            "-keyint_min",
+            "120",
+            "-sc_threshold",
+            "0",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+        ],
+    );
     // 350 ms is 21 frames at 60 fps: without the step, parts would start on odd frames, which the
     // 30 fps rungs do not have.
     let s = start_with(&["--part-duration", "350ms"]);

@@ -29,6 +29,19 @@ fn source(t0: i64, seconds: i64) -> Vec<MediaEvent> {
     interleave(video, audio_frames(t0, seconds))
 }
 
+/// `events` as a transcoder without B-frames outputs them: each picture decoded when presented.
+fn without_b_frames(events: &[MediaEvent]) -> Vec<MediaEvent> {
+    events
+        .iter()
+        .map(|e| match e {
+            MediaEvent::Frame(f) if f.kind == TrackKind::Video => {
+                plain(TrackKind::Video, f.pts(), f.keyframe)
+            }
+            other => other.clone(),
+        })
+        .collect()
+}
+
 /// (msn, part index, start, duration in µs) of every part emitted.
 fn part_positions(h: &Harness) -> Vec<(u64, u32, i64, i64)> {
     h.parts()
@@ -367,15 +380,7 @@ fn follower_timestamps_match_a_leader_with_b_frames() {
         .collect();
     let events = interleave(video, audio_frames(1066, 6));
     // The transcoded rendition has no B-frames: decoded when presented.
-    let rendition: Vec<MediaEvent> = events
-        .iter()
-        .map(|e| match e {
-            MediaEvent::Frame(f) if f.kind == TrackKind::Video => {
-                plain(TrackKind::Video, f.pts(), f.keyframe)
-            }
-            other => other.clone(),
-        })
-        .collect();
+    let rendition = without_b_frames(&events);
     for (event, transcoded) in events.iter().zip(&rendition) {
         ladder.leader.feed(std::slice::from_ref(event));
         ladder.relay();
@@ -427,15 +432,7 @@ fn parts_of_a_follower_without_b_frames_last_what_the_leaders_last() {
     let events = interleave(video, audio_frames(1066, 8));
     // The transcoded rendition: every picture decoded when presented, keyframes where the
     // source's are presented.
-    let rendition: Vec<MediaEvent> = events
-        .iter()
-        .map(|e| match e {
-            MediaEvent::Frame(f) if f.kind == TrackKind::Video => {
-                plain(TrackKind::Video, f.pts(), f.keyframe)
-            }
-            other => other.clone(),
-        })
-        .collect();
+    let rendition = without_b_frames(&events);
     // A transcoder delivers a picture once it is presented; feed in that order.
     let mut order: Vec<usize> = (0..events.len()).collect();
     order.sort_by_key(|&i| (event_dts(&rendition[i]), i));
