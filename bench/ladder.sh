@@ -64,6 +64,7 @@ done
 
 "$ROOT/scripts/deps.sh" bench
 if [[ $BUILD == 1 ]]; then
+  "$ROOT/scripts/build-web.sh" >&2
   cargo build --release --locked -p ferrocast-server -p ferrocast-load --manifest-path "$ROOT/Cargo.toml" >&2
 fi
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}

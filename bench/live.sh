@@ -32,6 +32,7 @@ done
 [[ -d $PEERS ]] || { echo "peer kit not found at $PEERS (set FERROCAST_PEERS)" >&2; exit 1; }
 
 "$ROOT/scripts/deps.sh" bench
+"$ROOT/scripts/build-web.sh" >&2
 cargo build --release --locked -p ferrocast-server --manifest-path "$ROOT/Cargo.toml" >&2
 FC="$ROOT/target/release/ferrocast"
 MEDIA="$ROOT/bench/media"

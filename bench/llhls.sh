@@ -23,6 +23,7 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 "$ROOT/scripts/deps.sh" bench
+"$ROOT/scripts/build-web.sh" >&2
 cargo build --release --locked -p ferrocast-server -p ferrocast-load --manifest-path "$ROOT/Cargo.toml" >&2
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 FC="$TARGET/release/ferrocast"; LOAD="$TARGET/release/ll-load"

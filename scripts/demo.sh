@@ -6,5 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh run
+scripts/build-web.sh
 cargo build --release --locked -p ferrocast-server
 exec target/release/ferrocast demo "$@"

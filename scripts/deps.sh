@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs what Ferrocast's demo, tests and benchmarks need on Debian 12, only when missing.
 #   scripts/deps.sh [run|test|browser|bench]   (default: test)
-#     all      make (builds jemalloc, the allocator)
+#     all      make (builds jemalloc, the allocator), node and npm (build the web app)
 #     run      ffmpeg
 #     test     ffmpeg, GStreamer, and the browser kit below
-#     browser  only the browser kit: chromium, node and npm (Debian's, unless a node is already
-#              on PATH), and tests/browser's npm packages (playwright-core, hls.js, dash.js)
+#     browser  only the browser kit: chromium and tests/browser's npm packages (playwright-core,
+#              hls.js, dash.js)
+# node and npm are Debian's unless a node is already on PATH. The web app's own npm packages are
+# installed by scripts/build-web.sh.
 #     bench    ffmpeg, nginx with its RTMP module, wrk, curl, python3
 # Idempotent: a second run installs nothing and makes no network calls.
 set -euo pipefail
@@ -32,11 +34,11 @@ missing=()
 for p in "${pkgs[@]}"; do
   installed "$p" || missing+=("$p")
 done
+# A node from elsewhere (NodeSource, say) brings its own npm; Debian's packages them apart.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 if $browser; then
   installed chromium || missing+=(chromium)
-  # A node from elsewhere (NodeSource, say) brings its own npm; Debian's packages them apart.
-  command -v node >/dev/null || missing+=(nodejs)
-  command -v npm >/dev/null || missing+=(npm)
 fi
 if ((${#missing[@]})); then
   sudo=""

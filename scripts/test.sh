@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 
 scripts/deps.sh test
+scripts/build-web.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -52,6 +52,11 @@ pub enum Reason {
     Forbidden,
     /// The target message or user is unknown to the room.
     NotFound,
+    /// Followers-only mode: only followers of the channel (and its moderators and streamer) may
+    /// post.
+    FollowersOnly,
+    /// The room does not let guests (no account) join or post.
+    GuestsNotAllowed,
 }
 
 impl Reason {
@@ -75,6 +80,8 @@ impl Reason {
             Reason::BadToken => "bad_token",
             Reason::Forbidden => "forbidden",
             Reason::NotFound => "not_found",
+            Reason::FollowersOnly => "followers_only",
+            Reason::GuestsNotAllowed => "guests_not_allowed",
         }
     }
 }
@@ -147,6 +154,16 @@ pub enum ModAction {
     },
     /// Remove every message from view.
     Clear,
+    /// Followers-only mode: only followers (and moderators and the streamer) may post.
+    Followers {
+        /// On or off.
+        on: bool,
+    },
+    /// Whether guests (no account) may join and post.
+    Guests {
+        /// Allowed or not.
+        allowed: bool,
+    },
 }
 
 /// A decoded client frame.
@@ -186,6 +203,8 @@ struct RawCommand<'a> {
     user: Option<String>,
     seconds: Option<u64>,
     reason: Option<String>,
+    on: Option<bool>,
+    allowed: Option<bool>,
 }
 
 fn missing(field: &str, kind: &str) -> Refusal {
@@ -259,6 +278,12 @@ pub fn decode(frame: &str) -> Result<ClientCommand, Refusal> {
             seconds: raw.seconds.ok_or_else(|| missing("seconds", kind))?,
         }),
         "clear" => ClientCommand::Moderate(ModAction::Clear),
+        "followers" => ClientCommand::Moderate(ModAction::Followers {
+            on: raw.on.ok_or_else(|| missing("on", kind))?,
+        }),
+        "guests" => ClientCommand::Moderate(ModAction::Guests {
+            allowed: raw.allowed.ok_or_else(|| missing("allowed", kind))?,
+        }),
         other => {
             let shown: String = other.chars().take(32).collect();
             return Err(Refusal::new(
@@ -276,7 +301,8 @@ pub fn decode_action(body: &str) -> Result<ModAction, Refusal> {
         ClientCommand::Moderate(action) => Ok(action),
         _ => Err(Refusal::new(
             Reason::UnknownType,
-            "expected a moderation action: delete, timeout, ban, unban, slow or clear",
+            "expected a moderation action: delete, timeout, ban, unban, slow, clear, followers or \
+             guests",
         )),
     }
 }
@@ -312,6 +338,14 @@ mod tests {
             decode(r#"{"type":"clear"}"#),
             Ok(ClientCommand::Moderate(ModAction::Clear))
         );
+        assert_eq!(
+            decode(r#"{"type":"followers","on":true}"#),
+            Ok(ClientCommand::Moderate(ModAction::Followers { on: true }))
+        );
+        assert_eq!(
+            decode_action(r#"{"type":"guests","allowed":false}"#),
+            Ok(ModAction::Guests { allowed: false })
+        );
     }
 
     #[test]
@@ -332,6 +366,12 @@ mod tests {
         let huge = format!(r#"{{"type":"join","name":"{}"}}"#, "x".repeat(1_000_000));
         assert_eq!(reason(&huge), Reason::TooLong);
         assert!(decode_action(r#"{"type":"send","text":"x"}"#).is_err());
+        assert_eq!(reason(r#"{"type":"followers"}"#), Reason::BadRequest);
+        assert_eq!(
+            reason(r#"{"type":"followers","on":"yes"}"#),
+            Reason::BadRequest
+        );
+        assert_eq!(reason(r#"{"type":"guests","on":true}"#), Reason::BadRequest);
     }
 
     proptest! {

@@ -64,7 +64,9 @@ pub struct BanSeed {
 }
 
 /// What a room starts from: its stored epoch, offsets, recent events and moderation state.
-#[derive(Debug, Clone, Default)]
+///
+/// The default is a new room: no history, no moderators, every mode off and guests allowed.
+#[derive(Debug, Clone)]
 pub struct RoomSeed {
     /// The room's epoch (random, stable while the stored history is).
     pub epoch: String,
@@ -78,6 +80,25 @@ pub struct RoomSeed {
     pub bans: Vec<BanSeed>,
     /// Slow-mode interval in seconds.
     pub slow_secs: u64,
+    /// Followers-only mode.
+    pub followers_only: bool,
+    /// Whether guests (no account) may join and post.
+    pub guests: bool,
+}
+
+impl Default for RoomSeed {
+    fn default() -> Self {
+        Self {
+            epoch: String::new(),
+            last_offset: 0,
+            events: Vec::new(),
+            moderators: Vec::new(),
+            bans: Vec::new(),
+            slow_secs: 0,
+            followers_only: false,
+            guests: true,
+        }
+    }
 }
 
 /// How a connection claims its identity.
@@ -94,6 +115,9 @@ pub enum Credential {
         name: String,
         /// The token's role.
         role: Role,
+        /// Whether the account followed the channel when the token was issued (what
+        /// followers-only mode asks for).
+        follower: bool,
     },
 }
 
@@ -131,6 +155,7 @@ struct Member {
     role: Role,
     ip: IpAddr,
     verified: bool,
+    follower: bool,
 }
 
 struct UserState {
@@ -155,6 +180,8 @@ pub struct Room {
     ip_bans: HashMap<IpAddr, String>,
     timeouts: HashMap<String, i64>,
     slow_secs: u64,
+    followers_only: bool,
+    guests: bool,
     users: HashMap<String, UserState>,
     seen: HashMap<String, IpAddr>,
     accepted_messages: u64,
@@ -187,6 +214,8 @@ impl Room {
             ip_bans: HashMap::new(),
             timeouts: HashMap::new(),
             slow_secs: seed.slow_secs.min(MAX_SLOW_SECS),
+            followers_only: seed.followers_only,
+            guests: seed.guests,
             users: HashMap::new(),
             seen: HashMap::new(),
             accepted_messages: 0,
@@ -237,6 +266,16 @@ impl Room {
     /// Current slow-mode interval in seconds.
     pub fn slow_secs(&self) -> u64 {
         self.slow_secs
+    }
+
+    /// Whether followers-only mode is on.
+    pub fn followers_only(&self) -> bool {
+        self.followers_only
+    }
+
+    /// Whether guests (no account) may join and post.
+    pub fn guests_allowed(&self) -> bool {
+        self.guests
     }
 
     /// The addresses banned with `identity` (lower-case name), if it is banned: what a ban
@@ -297,6 +336,7 @@ impl Room {
             .get(&conn)
             .ok_or_else(|| Refusal::new(Reason::NotJoined, "join first"))?;
         let (identity, role, ip) = (member.identity.clone(), member.role, member.ip);
+        let (verified, follower) = (member.verified, member.follower);
         let user = UserRef {
             name: member.name.clone(),
             role,
@@ -317,6 +357,19 @@ impl Room {
                     ));
                 }
                 self.timeouts.remove(&identity);
+            }
+            // Room modes bind viewers only: moderators and the streamer always talk.
+            if !verified && !self.guests {
+                return Err(guests_not_allowed());
+            }
+            if self.followers_only && !follower {
+                return Err(Refusal::new(
+                    Reason::FollowersOnly,
+                    format!(
+                        "Only followers can chat: follow {} to join in",
+                        self.channel
+                    ),
+                ));
             }
         }
         let text = sanitize_text(raw)?;
@@ -447,9 +500,16 @@ impl Room {
             }
             EventKind::Clear { .. } => self.visible.clear(),
             EventKind::Slow { seconds, .. } => self.slow_secs = *seconds,
+            EventKind::Followers { on, .. } => self.followers_only = *on,
+            EventKind::Guests { allowed, .. } => self.guests = *allowed,
             EventKind::Unban { .. } => {}
         }
     }
+}
+
+/// The refusal for a guest (no account) in a room that does not take guests.
+fn guests_not_allowed() -> Refusal {
+    Refusal::new(Reason::GuestsNotAllowed, "Log in to chat in this channel")
 }
 
 /// A moderator's reason, cut to [`MAX_REASON_CHARS`] before it is escaped (cutting after would

@@ -85,6 +85,20 @@ pub enum EventKind {
         /// Who did it.
         by: String,
     },
+    /// Followers-only mode changed.
+    Followers {
+        /// Whether only followers (and moderators and the streamer) may post now.
+        on: bool,
+        /// Who did it.
+        by: String,
+    },
+    /// Whether guests may join and post changed.
+    Guests {
+        /// Whether guests (no account) may join and post now.
+        allowed: bool,
+        /// Who did it.
+        by: String,
+    },
 }
 
 impl EventKind {
@@ -98,6 +112,8 @@ impl EventKind {
             EventKind::Unban { .. } => "unban",
             EventKind::Slow { .. } => "slow",
             EventKind::Clear { .. } => "clear",
+            EventKind::Followers { .. } => "followers",
+            EventKind::Guests { .. } => "guests",
         }
     }
 }
@@ -252,6 +268,36 @@ mod tests {
         assert_eq!(
             text,
             r#"{"id":"9f-3","offset":3,"ts":1700000000000,"type":"message","user":{"name":"alice","role":"viewer"},"text":"hi &amp; bye"}"#
+        );
+        assert_eq!(Event::from_json(text), Some(e));
+        let e = Event::new(
+            "9f",
+            4,
+            5,
+            EventKind::Followers {
+                on: true,
+                by: "mod1".into(),
+            },
+        );
+        let text = std::str::from_utf8(&e.json).unwrap();
+        assert_eq!(
+            text,
+            r#"{"id":"9f-4","offset":4,"ts":5,"type":"followers","on":true,"by":"mod1"}"#
+        );
+        assert_eq!(Event::from_json(text), Some(e));
+        let e = Event::new(
+            "9f",
+            5,
+            6,
+            EventKind::Guests {
+                allowed: false,
+                by: "streamer".into(),
+            },
+        );
+        let text = std::str::from_utf8(&e.json).unwrap();
+        assert_eq!(
+            text,
+            r#"{"id":"9f-5","offset":5,"ts":6,"type":"guests","allowed":false,"by":"streamer"}"#
         );
         assert_eq!(Event::from_json(text), Some(e));
         let b = batch_frame([&b"{}"[..], &b"{\"a\":1}"[..]].into_iter());

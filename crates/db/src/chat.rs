@@ -1,4 +1,4 @@
-//! Chat storage: rooms (epoch, last offset, slow mode), the event stream, moderators and bans.
+//! Chat storage: rooms (epoch, last offset, modes), the event stream, moderators and bans.
 
 use crate::{DbError, Store};
 
@@ -9,8 +9,30 @@ pub struct ChatRoomRecord {
     pub epoch: String,
     /// The last offset ever stored.
     pub last_offset: u64,
+    /// Slow mode, followers-only mode, guests.
+    pub modes: ChatModes,
+}
+
+/// A room's modes, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChatModes {
     /// Slow-mode interval.
     pub slow_secs: u64,
+    /// Followers-only mode.
+    pub followers_only: bool,
+    /// Whether guests (no account) may join and post.
+    pub guests: bool,
+}
+
+impl Default for ChatModes {
+    /// A new room's: every mode off, guests allowed.
+    fn default() -> Self {
+        Self {
+            slow_secs: 0,
+            followers_only: false,
+            guests: true,
+        }
+    }
 }
 
 /// Which stored messages an event hides from history.
@@ -52,8 +74,8 @@ pub struct ChatAppend {
     pub channel_id: i64,
     /// Events in offset order.
     pub rows: Vec<ChatEventRow>,
-    /// The room's slow mode after them.
-    pub slow_secs: u64,
+    /// The room's modes after them.
+    pub modes: ChatModes,
 }
 
 impl Store {
@@ -71,8 +93,16 @@ impl Store {
         }
     }
 
+    /// The stored modes of a channel's room; a new room's when it has none yet (reading does
+    /// not create the room).
+    pub async fn chat_modes(&self, channel_id: i64) -> Result<ChatModes, DbError> {
+        match self {
+            Store::Sqlite(s) => s.chat_modes(channel_id).await,
+        }
+    }
+
     /// Stores the events of one or more rooms in one transaction, applies what they hide and
-    /// advances each room's last offset and slow mode.
+    /// advances each room's last offset and modes.
     pub async fn chat_append(&self, batches: &[ChatAppend]) -> Result<(), DbError> {
         match self {
             Store::Sqlite(s) => s.chat_append(batches).await,

@@ -1,4 +1,5 @@
-//! The data layer: channels and their (hashed) stream keys, and chat rooms.
+//! The data layer: channels and their (hashed) stream keys, chat rooms, and accounts (users,
+//! sessions, API tokens, follows).
 //!
 //! [`Store`] is the one interface the server uses. The embedded default is SQLite under the data
 //! directory; PostgreSQL joins as another variant with its own migrations, so callers never change.
@@ -7,9 +8,12 @@
 mod chat;
 mod sqlite;
 mod sqlite_chat;
+mod sqlite_users;
+mod users;
 
-pub use chat::{ChatAppend, ChatEventRow, ChatRoomRecord, Hides};
+pub use chat::{ChatAppend, ChatEventRow, ChatModes, ChatRoomRecord, Hides};
 pub use sqlite::SqliteStore;
+pub use users::{ApiTokenRecord, ChannelDetails, NewChannel, TokenHash, UserRecord};
 
 use serde::Serialize;
 
@@ -20,6 +24,12 @@ pub enum DbError {
     /// A channel with this name already exists.
     #[error("channel {name:?} already exists")]
     NameTaken {
+        /// The requested name.
+        name: String,
+    },
+    /// An account with this name already exists.
+    #[error("user {name:?} already exists")]
+    UserNameTaken {
         /// The requested name.
         name: String,
     },

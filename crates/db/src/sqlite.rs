@@ -17,7 +17,7 @@ pub struct SqliteStore {
 
 const COLUMNS: &str = "id, name, created_at_ms, key_rotated_at_ms, ladder";
 
-fn record(row: &sqlx::sqlite::SqliteRow) -> Result<ChannelRecord, sqlx::Error> {
+pub(crate) fn record(row: &sqlx::sqlite::SqliteRow) -> Result<ChannelRecord, sqlx::Error> {
     Ok(ChannelRecord {
         id: row.try_get("id")?,
         name: row.try_get("name")?,

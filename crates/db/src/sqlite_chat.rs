@@ -1,6 +1,6 @@
 //! SQLite implementation of the chat storage.
 
-use crate::chat::{ChatAppend, ChatRoomRecord, Hides};
+use crate::chat::{ChatAppend, ChatModes, ChatRoomRecord, Hides};
 use crate::{DbError, SqliteStore};
 use sqlx::Row;
 
@@ -16,6 +16,15 @@ fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
+/// The mode columns of a `chat_rooms` row.
+fn modes(row: &sqlx::sqlite::SqliteRow) -> Result<ChatModes, DbError> {
+    Ok(ChatModes {
+        slow_secs: u64::try_from(row.try_get::<i64, _>("slow_secs")?).unwrap_or(0),
+        followers_only: row.try_get::<i64, _>("followers_only")? != 0,
+        guests: row.try_get::<i64, _>("guests")? != 0,
+    })
+}
+
 impl SqliteStore {
     pub(crate) async fn chat_room(
         &self,
@@ -28,7 +37,8 @@ impl SqliteStore {
             .execute(&self.pool)
             .await?;
         let row = sqlx::query(
-            "SELECT epoch, last_offset, slow_secs FROM chat_rooms WHERE channel_id = ?",
+            "SELECT epoch, last_offset, slow_secs, followers_only, guests FROM chat_rooms \
+             WHERE channel_id = ?",
         )
         .bind(channel_id)
         .fetch_one(&self.pool)
@@ -36,8 +46,18 @@ impl SqliteStore {
         Ok(ChatRoomRecord {
             epoch: row.try_get("epoch")?,
             last_offset: u64::try_from(row.try_get::<i64, _>("last_offset")?).unwrap_or(0),
-            slow_secs: u64::try_from(row.try_get::<i64, _>("slow_secs")?).unwrap_or(0),
+            modes: modes(&row)?,
         })
+    }
+
+    pub(crate) async fn chat_modes(&self, channel_id: i64) -> Result<ChatModes, DbError> {
+        let row = sqlx::query(
+            "SELECT slow_secs, followers_only, guests FROM chat_rooms WHERE channel_id = ?",
+        )
+        .bind(channel_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map_or_else(|| Ok(ChatModes::default()), |row| modes(&row))
     }
 
     pub(crate) async fn chat_recent(
@@ -236,11 +256,13 @@ async fn append_one(
         last = Some(e.offset);
     }
     sqlx::query(
-        "UPDATE chat_rooms SET last_offset = MAX(last_offset, ?), slow_secs = ? \
-             WHERE channel_id = ?",
+        "UPDATE chat_rooms SET last_offset = MAX(last_offset, ?), slow_secs = ?, \
+             followers_only = ?, guests = ? WHERE channel_id = ?",
     )
     .bind(to_i64(last.unwrap_or(0)))
-    .bind(to_i64(batch.slow_secs))
+    .bind(to_i64(batch.modes.slow_secs))
+    .bind(batch.modes.followers_only)
+    .bind(batch.modes.guests)
     .bind(channel_id)
     .execute(&mut **tx)
     .await?;
@@ -250,7 +272,7 @@ async fn append_one(
 #[cfg(test)]
 mod tests {
     use crate::sqlite::tests::store;
-    use crate::{ChatAppend, ChatEventRow, Hides};
+    use crate::{ChatAppend, ChatEventRow, ChatModes, Hides};
 
     fn message(offset: u64, author: &str, ts_ms: i64) -> ChatEventRow {
         ChatEventRow {
@@ -295,12 +317,15 @@ mod tests {
         s.chat_append(&[ChatAppend {
             channel_id: c.id,
             rows,
-            slow_secs: 5,
+            modes: ChatModes {
+                slow_secs: 5,
+                ..ChatModes::default()
+            },
         }])
         .await
         .unwrap();
         let room = s.chat_room(c.id, "x").await.unwrap();
-        assert_eq!((room.last_offset, room.slow_secs), (6, 5));
+        assert_eq!((room.last_offset, room.modes.slow_secs), (6, 5));
         assert_eq!(
             s.chat_history(c.id, None, 10).await.unwrap(),
             vec![r#"{"offset":4}"#]
@@ -318,12 +343,12 @@ mod tests {
             ChatAppend {
                 channel_id: c.id,
                 rows,
-                slow_secs: 0,
+                modes: ChatModes::default(),
             },
             ChatAppend {
                 channel_id: other.id,
                 rows: vec![message(1, "zed", 70)],
-                slow_secs: 0,
+                modes: ChatModes::default(),
             },
         ];
         s.chat_append(&appends).await.unwrap();
@@ -339,6 +364,42 @@ mod tests {
         assert_eq!(s.chat_recent(other.id, 10).await.unwrap().len(), 1);
         assert_eq!(s.chat_recent(c.id, 100).await.unwrap().len(), 2);
         assert_eq!(s.chat_room(c.id, "x").await.unwrap().last_offset, 9);
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[tokio::test]
+    async fn modes_are_stored_with_the_events_and_read_without_creating_the_room() {
+        let (s, dir) = store().await;
+        let c = s.create_channel("room", &[1; 32], 1).await.unwrap();
+        // No room yet: a new room's modes, and reading does not make one.
+        assert_eq!(s.chat_modes(c.id).await.unwrap(), ChatModes::default());
+        assert!(ChatModes::default().guests && !ChatModes::default().followers_only);
+        let room = s.chat_room(c.id, "ep").await.unwrap();
+        assert_eq!(room.modes, ChatModes::default());
+        let modes = ChatModes {
+            slow_secs: 30,
+            followers_only: true,
+            guests: false,
+        };
+        s.chat_append(&[ChatAppend {
+            channel_id: c.id,
+            rows: vec![action(1, Hides::Nothing)],
+            modes,
+        }])
+        .await
+        .unwrap();
+        assert_eq!(s.chat_modes(c.id).await.unwrap(), modes);
+        let room = s.chat_room(c.id, "other").await.unwrap();
+        assert_eq!((room.last_offset, room.modes), (1, modes));
+        // And back.
+        s.chat_append(&[ChatAppend {
+            channel_id: c.id,
+            rows: vec![action(2, Hides::Nothing)],
+            modes: ChatModes::default(),
+        }])
+        .await
+        .unwrap();
+        assert_eq!(s.chat_modes(c.id).await.unwrap(), ChatModes::default());
         std::fs::remove_dir_all(dir).ok();
     }
 

@@ -101,7 +101,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         db,
         live,
         chat,
-        transcode,
+        transcode: transcode.clone(),
         admin_token: token.token.into(),
         metrics: Some(metrics),
         ready: AtomicBool::new(false),
@@ -109,6 +109,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         blocking_cache_control,
         http_port: http_addr.port(),
         rtmp_port: rtmp_addr.port(),
+        qoe: crate::qoe::Qoe::default(),
+        thumbnails: crate::thumbnail::Thumbnails::new(transcode.ffmpeg.clone()),
     });
 
     let sweeper = state.live.clone();

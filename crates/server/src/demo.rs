@@ -31,26 +31,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .public_host
         .clone()
         .unwrap_or_else(|| "127.0.0.1".into());
-    let watch_url = format!(
-        "http://{host}:{}/live/{DEMO_CHANNEL}/master.m3u8",
-        running.http_addr.port()
-    );
+    let port = running.http_addr.port();
+    let watch_url = format!("http://{host}:{port}/{DEMO_CHANNEL}");
+    let hls_url = format!("http://{host}:{port}/live/{DEMO_CHANNEL}/master.m3u8");
 
     let publisher = tokio::spawn(publish_forever(publish_url));
     #[allow(clippy::print_stdout)]
     {
         println!();
         println!("  Ferrocast demo is live.");
-        println!("  Watch:   {watch_url}");
-        println!("           (ffplay {watch_url}  or open it in VLC / Safari)");
+        println!("  Watch:   {watch_url}   (player and chat in the browser)");
+        println!("  HLS:     {hls_url}   (ffplay, VLC, Safari)");
         println!(
-            "  Chat:    ws://{host}:{}/chat/{DEMO_CHANNEL}  (protocol: docs/CHAT.md)",
-            running.http_addr.port()
+            "  Studio:  http://{host}:{port}/studio   (sign up: the first account is the admin)"
         );
-        println!(
-            "  Metrics: http://{host}:{}/metrics",
-            running.http_addr.port()
-        );
+        println!("  API:     http://{host}:{port}/api/docs");
+        println!("  Metrics: http://{host}:{port}/metrics");
         println!("  Ctrl-C stops the demo.");
         println!();
     }

@@ -9,6 +9,7 @@
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+mod accounts;
 mod app;
 mod auth;
 mod chat;
@@ -20,7 +21,9 @@ mod http;
 mod ingest;
 mod live;
 mod metrics;
+mod qoe;
 mod state;
+mod thumbnail;
 mod transcode;
 
 use clap::{Parser, Subcommand};
@@ -47,6 +50,8 @@ enum Command {
         #[command(subcommand)]
         command: client::ChannelCommand,
     },
+    /// Manage accounts, directly on the data directory's database.
+    User(accounts::cli::UserArgs),
 }
 
 fn init_logging(format: LogFormat) {
@@ -80,6 +85,7 @@ fn main() -> anyhow::Result<()> {
             runtime()?.block_on(demo::run(config))
         }
         Command::Channel { client, command } => client::run(&client, &command),
+        Command::User(args) => accounts::cli::run(&args),
     }
 }
 

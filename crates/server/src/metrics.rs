@@ -94,6 +94,24 @@ pub const TRANSCODER_DROPPED: &str = "ferrocast_transcoder_dropped_frames_total"
 pub const TRANSCODER_RESTARTS: &str = "ferrocast_transcoder_restarts_total";
 /// Rungs dropped because encoding was slower than real time.
 pub const TRANSCODER_SHED: &str = "ferrocast_transcoder_shed_rungs_total";
+/// Player startup time (page load to first frame) the players report, by channel.
+pub const QOE_STARTUP: &str = "ferrocast_qoe_startup_seconds";
+/// Live latency the players report every 10 s, by channel.
+pub const QOE_LATENCY: &str = "ferrocast_qoe_live_latency_seconds";
+/// Rebuffering (stalled) time per report period, by channel.
+pub const QOE_REBUFFER: &str = "ferrocast_qoe_rebuffer_seconds";
+/// Time played, by channel (rebuffering over played is the rebuffer ratio).
+pub const QOE_PLAYED: &str = "ferrocast_qoe_played_seconds_total";
+/// Rendition switches the players report, by channel.
+pub const QOE_SWITCHES: &str = "ferrocast_qoe_rendition_switches_total";
+/// Player errors the players report, by channel.
+pub const QOE_ERRORS: &str = "ferrocast_qoe_player_errors_total";
+/// QoE reports refused, by reason (`rate_limited`, `invalid`, `unknown_channel`).
+pub const QOE_REFUSED: &str = "ferrocast_qoe_reports_refused_total";
+/// Players that reported in the last 30 s, by channel.
+pub const VIEWERS: &str = "ferrocast_viewers";
+/// Thumbnails made from a live keyframe, by outcome (`ok`, `error`).
+pub const THUMBNAILS: &str = "ferrocast_thumbnails_total";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -120,6 +138,20 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
         .set_buckets_for_metric(
             Matcher::Full(SEGMENT_DURATION.to_owned()),
             &[0.5, 1.0, 1.5, 1.9, 2.0, 2.1, 2.5, 3.0, 4.0, 6.0, 8.0, 10.0],
+        )?
+        .set_buckets_for_metric(
+            Matcher::Full(QOE_STARTUP.to_owned()),
+            &[0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0],
+        )?
+        .set_buckets_for_metric(
+            Matcher::Full(QOE_LATENCY.to_owned()),
+            &[
+                0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 7.5, 10.0, 20.0, 30.0,
+            ],
+        )?
+        .set_buckets_for_metric(
+            Matcher::Full(QOE_REBUFFER.to_owned()),
+            &[0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0],
         )?
         .install_recorder()?;
     Ok(HANDLE.get_or_init(|| handle).clone())

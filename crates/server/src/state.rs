@@ -56,6 +56,10 @@ pub struct Shared {
     pub http_port: u16,
     /// The bound RTMP port (for URLs).
     pub rtmp_port: u16,
+    /// Viewer telemetry and counts.
+    pub qoe: crate::qoe::Qoe,
+    /// Directory thumbnails.
+    pub thumbnails: crate::thumbnail::Thumbnails,
 }
 
 impl AppState {

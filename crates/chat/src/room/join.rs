@@ -2,6 +2,16 @@
 
 use super::*;
 
+/// Who joined, as the `joined` frame's `you` tells them.
+#[derive(Serialize)]
+struct You<'a> {
+    name: &'a str,
+    role: Role,
+    banned: bool,
+    /// Whether their token says they follow the channel (followers-only mode lets them post).
+    follower: bool,
+}
+
 impl Room {
     /// A connection joins. On success the connection receives `frame` and then every batch
     /// that ends after `offset`.
@@ -15,8 +25,12 @@ impl Room {
         if self.members.contains_key(&conn) {
             return Err(Refusal::new(Reason::AlreadyJoined, "already joined"));
         }
-        let (name, role, verified) = match credential {
+        let (name, role, verified, follower) = match credential {
             Credential::Guest { name } => {
+                // Guests already in the room stay (and cannot post); new ones are turned away.
+                if !self.guests {
+                    return Err(guests_not_allowed());
+                }
                 validate_name(&name)?;
                 let identity = identity_of(&name);
                 if identity == identity_of(&self.channel)
@@ -35,9 +49,13 @@ impl Room {
                 if taken {
                     return Err(Refusal::new(Reason::NameTaken, "that name is in use"));
                 }
-                (name, Role::Viewer, false)
+                (name, Role::Viewer, false, false)
             }
-            Credential::Verified { name, role } => {
+            Credential::Verified {
+                name,
+                role,
+                follower,
+            } => {
                 validate_name(&name)?;
                 let identity = identity_of(&name);
                 let allowed = match role {
@@ -51,14 +69,20 @@ impl Room {
                         "the token's role is not (or no longer) held in this room",
                     ));
                 }
-                (name, role, true)
+                (name, role, true, follower)
             }
         };
         let identity = identity_of(&name);
         self.seen.insert(identity.clone(), ip);
         let banned = role == Role::Viewer && self.is_banned(&identity, ip);
         let (recovered, events) = self.backlog_for(since.as_ref());
-        let frame = self.joined_frame(&name, role, banned, recovered, &events);
+        let you = You {
+            name: &name,
+            role,
+            banned,
+            follower,
+        };
+        let frame = self.joined_frame(you, recovered, &events);
         self.members.insert(
             conn,
             Member {
@@ -67,6 +91,7 @@ impl Room {
                 role,
                 ip,
                 verified,
+                follower,
             },
         );
         Ok(JoinOutcome {
@@ -105,20 +130,7 @@ impl Room {
         (Some(true), missed)
     }
 
-    fn joined_frame(
-        &self,
-        name: &str,
-        role: Role,
-        banned: bool,
-        recovered: Option<bool>,
-        events: &[Arc<Event>],
-    ) -> Bytes {
-        #[derive(Serialize)]
-        struct You<'a> {
-            name: &'a str,
-            role: Role,
-            banned: bool,
-        }
+    fn joined_frame(&self, you: You<'_>, recovered: Option<bool>, events: &[Arc<Event>]) -> Bytes {
         #[derive(Serialize)]
         struct Head<'a> {
             r#type: &'static str,
@@ -129,6 +141,8 @@ impl Room {
             you: You<'a>,
             viewers: usize,
             slow: u64,
+            followers_only: bool,
+            guests: bool,
             #[serde(skip_serializing_if = "Option::is_none")]
             recovered: Option<bool>,
         }
@@ -138,9 +152,11 @@ impl Room {
             room: &self.channel,
             epoch: &self.epoch,
             offset: self.flushed,
-            you: You { name, role, banned },
+            you,
             viewers: self.members.len() + 1,
             slow: self.slow_secs,
+            followers_only: self.followers_only,
+            guests: self.guests,
             recovered,
         };
         let mut out = serde_json::to_vec(&head).unwrap_or_else(|_| b"{}".to_vec());

@@ -97,6 +97,10 @@ impl Room {
                 EventKind::Slow { seconds, by }
             }
             ModAction::Clear => EventKind::Clear { by },
+            // Setting a mode to what it already is still makes an event: the room sees who
+            // confirmed it, as with slow mode.
+            ModAction::Followers { on } => EventKind::Followers { on, by },
+            ModAction::Guests { allowed } => EventKind::Guests { allowed, by },
         };
         Ok(self.push(now_ms, kind))
     }

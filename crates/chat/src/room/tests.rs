@@ -1,6 +1,6 @@
 use super::*;
 use crate::protocol::{decode, ModAction};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1));
 const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2));
@@ -191,6 +191,7 @@ fn names_are_validated_unique_and_not_impersonating() {
             Credential::Verified {
                 name: name.into(),
                 role,
+                follower: false,
             },
             C,
             None,
@@ -264,6 +265,7 @@ fn rate_limit_slow_mode_and_duplicates_refuse_with_their_reason() {
             Credential::Verified {
                 name: "mod1".into(),
                 role: Role::Moderator,
+                follower: false,
             },
             C,
             None,
@@ -585,4 +587,258 @@ fn a_long_reason_is_cut_before_it_is_escaped() {
         text.len(),
         crate::protocol::MAX_REASON_CHARS - 1 + "&amp;".len()
     );
+}
+
+/// A signed-in account (a verified token) joining.
+fn account(room: &mut Room, conn: u64, name: &str, role: Role, follower: bool) -> JoinOutcome {
+    room.join(
+        conn,
+        Credential::Verified {
+            name: name.into(),
+            role,
+            follower,
+        },
+        C,
+        None,
+    )
+    .unwrap()
+}
+
+#[test]
+fn followers_only_lets_followers_moderators_and_the_streamer_post() {
+    let mut r = room();
+    assert!(!r.followers_only());
+    guest(&mut r, 1, "guest1", A);
+    account(&mut r, 2, "fan", Role::Viewer, true);
+    account(&mut r, 3, "lurker", Role::Viewer, false);
+    account(&mut r, 4, "mod1", Role::Moderator, false);
+    account(&mut r, 5, "streamer", Role::Streamer, false);
+    // Off: everyone talks.
+    for conn in 1..=5 {
+        say(&mut r, conn as i64, conn, &format!("hello {conn}")).unwrap();
+    }
+    r.take_batch();
+    // A viewer may not turn it on; a moderator may.
+    let by_viewer = r.command(10, 2, decode(r#"{"type":"followers","on":true}"#).unwrap());
+    assert_eq!(by_viewer.unwrap_err().reason, Reason::Forbidden);
+    assert!(!r.followers_only());
+    r.command(10, 4, decode(r#"{"type":"followers","on":true}"#).unwrap())
+        .unwrap();
+    assert!(r.followers_only());
+    let ev = events(&r.take_batch().unwrap());
+    assert_eq!(
+        (&ev[0]["type"], &ev[0]["on"], &ev[0]["by"]),
+        (&json!("followers"), &json!(true), &json!("mod1"))
+    );
+    // On: guests and accounts that do not follow are refused, politely.
+    let refusal = r
+        .command(20, 1, ClientCommand::Send { text: "hi".into() })
+        .unwrap_err();
+    assert_eq!(refusal.reason, Reason::FollowersOnly);
+    assert_eq!(
+        refusal.message,
+        "Only followers can chat: follow streamer to join in"
+    );
+    assert_eq!(say(&mut r, 20, 3, "me too"), Err(Reason::FollowersOnly));
+    say(&mut r, 20, 2, "i follow").unwrap();
+    say(&mut r, 20, 4, "i moderate").unwrap();
+    say(&mut r, 20, 5, "my channel").unwrap();
+    // New joiners learn the mode from `joined`, and whether their token says they follow.
+    let j = json(&account(&mut r, 6, "newfan", Role::Viewer, true).frame);
+    assert_eq!(
+        (&j["followers_only"], &j["guests"], &j["you"]["follower"]),
+        (&json!(true), &json!(true), &json!(true))
+    );
+    // The streamer turns it off again: everyone talks.
+    r.moderate(
+        30,
+        "streamer",
+        Role::Streamer,
+        ModAction::Followers { on: false },
+    )
+    .unwrap();
+    assert!(!r.followers_only());
+    say(&mut r, 40, 1, "free again").unwrap();
+    say(&mut r, 40, 3, "me too").unwrap();
+}
+
+#[test]
+fn guests_off_turns_new_guests_away_and_silences_those_already_in() {
+    let mut r = room();
+    assert!(r.guests_allowed());
+    guest(&mut r, 1, "early", A);
+    account(&mut r, 2, "carol", Role::Viewer, false);
+    // Only the streamer and moderators may change it.
+    assert_eq!(
+        r.moderate(
+            0,
+            "carol",
+            Role::Viewer,
+            ModAction::Guests { allowed: false }
+        )
+        .unwrap_err()
+        .reason,
+        Reason::Forbidden
+    );
+    let ev = r
+        .moderate(
+            0,
+            "streamer",
+            Role::Streamer,
+            ModAction::Guests { allowed: false },
+        )
+        .unwrap();
+    assert_eq!(
+        json(&ev.json),
+        json!({"id": "e1-1", "offset": 1, "ts": 0, "type": "guests", "allowed": false, "by": "streamer"})
+    );
+    assert!(!r.guests_allowed());
+    r.take_batch();
+    // A new guest is refused at the door, recovering or not.
+    let refused = r
+        .join(
+            3,
+            Credential::Guest {
+                name: "late".into(),
+            },
+            B,
+            None,
+        )
+        .unwrap_err();
+    assert_eq!(
+        (refused.reason, refused.message.as_str()),
+        (Reason::GuestsNotAllowed, "Log in to chat in this channel")
+    );
+    assert_eq!(
+        r.join(
+            3,
+            Credential::Guest {
+                name: "late".into()
+            },
+            B,
+            Some(("e1".into(), 1))
+        )
+        .unwrap_err()
+        .reason,
+        Reason::GuestsNotAllowed
+    );
+    // The guest already in stays, reads, but cannot post; accounts talk.
+    assert_eq!(r.viewers(), 2);
+    assert_eq!(
+        say(&mut r, 1, 1, "still here"),
+        Err(Reason::GuestsNotAllowed)
+    );
+    say(&mut r, 1, 2, "signed in").unwrap();
+    let j = json(&account(&mut r, 4, "dave", Role::Viewer, false).frame);
+    assert_eq!(
+        (&j["guests"], &j["followers_only"], &j["you"]["follower"]),
+        (&json!(false), &json!(false), &json!(false))
+    );
+    // Both modes: a guest is told to log in (the first step), an account to follow.
+    r.moderate(
+        2,
+        "mod1",
+        Role::Moderator,
+        ModAction::Followers { on: true },
+    )
+    .unwrap();
+    assert_eq!(say(&mut r, 3, 1, "hm"), Err(Reason::GuestsNotAllowed));
+    assert_eq!(say(&mut r, 3, 2, "hm"), Err(Reason::FollowersOnly));
+    // Guests back: the early guest may post again and new ones may join.
+    r.moderate(
+        4,
+        "mod1",
+        Role::Moderator,
+        ModAction::Followers { on: false },
+    )
+    .unwrap();
+    r.moderate(
+        4,
+        "mod1",
+        Role::Moderator,
+        ModAction::Guests { allowed: true },
+    )
+    .unwrap();
+    say(&mut r, 5, 1, "back").unwrap();
+    guest(&mut r, 5, "late", B);
+    assert_eq!(
+        serde_json::to_value(Reason::GuestsNotAllowed).unwrap(),
+        json!("guests_not_allowed")
+    );
+    assert_eq!(Reason::FollowersOnly.as_str(), "followers_only");
+}
+
+#[test]
+fn modes_come_back_from_the_seed_and_from_stored_events() {
+    // From the stored room state.
+    let mut r = Room::new(
+        "streamer",
+        RoomConfig::default(),
+        RoomSeed {
+            epoch: "e1".into(),
+            followers_only: true,
+            guests: false,
+            ..RoomSeed::default()
+        },
+        0,
+    );
+    assert!(r.followers_only() && !r.guests_allowed());
+    assert_eq!(
+        r.join(1, Credential::Guest { name: "g1".into() }, A, None)
+            .unwrap_err()
+            .reason,
+        Reason::GuestsNotAllowed
+    );
+    let j = json(&account(&mut r, 2, "fan", Role::Viewer, true).frame);
+    assert_eq!(
+        (&j["followers_only"], &j["guests"]),
+        (&json!(true), &json!(false))
+    );
+    say(&mut r, 0, 2, "hi").unwrap();
+    // The default seed is a new room: guests welcome, followers-only off.
+    let seed = RoomSeed::default();
+    assert!(seed.guests && !seed.followers_only);
+    // Stored events replayed on opening agree with (and here, override) the seed.
+    r.moderate(
+        1,
+        "streamer",
+        Role::Streamer,
+        ModAction::Guests { allowed: true },
+    )
+    .unwrap();
+    r.moderate(
+        2,
+        "streamer",
+        Role::Streamer,
+        ModAction::Followers { on: false },
+    )
+    .unwrap();
+    let stored: Vec<Event> = r
+        .take_batch()
+        .unwrap()
+        .events
+        .iter()
+        .map(|e| (**e).clone())
+        .collect();
+    assert_eq!(stored[1].kind.type_name(), "guests");
+    assert_eq!(stored[2].kind.type_name(), "followers");
+    let again: Vec<Event> = stored
+        .iter()
+        .map(|e| Event::from_json(std::str::from_utf8(&e.json).unwrap()).unwrap())
+        .collect();
+    assert_eq!(again, stored);
+    let resumed = Room::new(
+        "streamer",
+        RoomConfig::default(),
+        RoomSeed {
+            epoch: "e1".into(),
+            last_offset: 3,
+            events: again,
+            followers_only: true,
+            guests: false,
+            ..RoomSeed::default()
+        },
+        10,
+    );
+    assert!(!resumed.followers_only() && resumed.guests_allowed());
 }

@@ -179,7 +179,11 @@ async fn join<S: Io>(
         };
         let credential = match token {
             Some(token) => match chat.verify_token(&room.channel, &token) {
-                Ok((name, role)) => Credential::Verified { name, role },
+                Ok(claims) => Credential::Verified {
+                    name: claims.name,
+                    role: claims.role,
+                    follower: claims.follower,
+                },
                 Err(refusal) => {
                     refuse(socket, &refusal).await;
                     continue;

@@ -14,7 +14,7 @@ use crate::clock::unix_ms;
 use crate::metrics;
 use broker::{Broker, InProcessBroker};
 use ferrocast_chat::{BanSeed, Reason, Refusal, Role, Room, RoomConfig, RoomSeed};
-use ferrocast_db::{ChatAppend, ChatEventRow, Store};
+use ferrocast_db::{ChatAppend, ChatEventRow, ChatModes, Store};
 use rand::distr::{Alphanumeric, SampleString};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -93,7 +93,7 @@ enum PersistJob {
     Events {
         channel_id: i64,
         rows: Vec<ChatEventRow>,
-        slow_secs: u64,
+        modes: ChatModes,
     },
     Ban {
         channel_id: i64,
@@ -223,7 +223,9 @@ impl Chat {
             events,
             moderators,
             bans,
-            slow_secs: stored.slow_secs,
+            slow_secs: stored.modes.slow_secs,
+            followers_only: stored.modes.followers_only,
+            guests: stored.modes.guests,
         };
         let config = RoomConfig {
             backlog: self.config.backlog,
@@ -260,24 +262,40 @@ impl Chat {
         }
     }
 
-    /// Issues a chat token.
+    /// Issues a chat token; `follower` says the account follows the channel (followers-only
+    /// mode lets it post).
     pub fn issue_token(
         &self,
         channel: &str,
         name: &str,
         role: Role,
+        follower: bool,
         ttl: Duration,
     ) -> (String, u64) {
         let expires = (unix_ms() / 1000) as u64 + ttl.as_secs().max(1);
         (
-            tokens::issue(&self.secret, channel, name, role, expires),
+            tokens::issue(&self.secret, channel, name, role, follower, expires),
             expires,
         )
     }
 
     /// Checks a chat token for `channel`.
-    pub fn verify_token(&self, channel: &str, token: &str) -> Result<(String, Role), Refusal> {
+    pub fn verify_token(&self, channel: &str, token: &str) -> Result<tokens::Claims, Refusal> {
         tokens::verify(&self.secret, channel, token, (unix_ms() / 1000) as u64)
+    }
+
+    /// A channel's room modes: the open room's, else the stored ones (asking does not open the
+    /// room).
+    pub async fn modes(
+        &self,
+        channel: &str,
+        channel_id: i64,
+    ) -> Result<ChatModes, ferrocast_db::DbError> {
+        let open = self.rooms().get(channel).cloned();
+        if let Some(room) = open {
+            return Ok(modes_of(&room.lock()));
+        }
+        self.db.chat_modes(channel_id).await
     }
 
     /// Every room's message rate, once per second per active room: the seam automatic highlights
@@ -285,6 +303,12 @@ impl Chat {
     #[cfg_attr(not(test), allow(dead_code))]
     pub fn subscribe_rates(&self) -> broadcast::Receiver<RateSample> {
         self.rates.subscribe()
+    }
+
+    /// People in a channel's chat room now (0 when the room is not open; asking does not open it).
+    pub fn viewers(&self, channel: &str) -> usize {
+        let open = self.rooms().get(channel).cloned();
+        open.map_or(0, |room| room.lock().viewers())
     }
 
     /// Viewers and messages per second of a channel's room; zeros for a channel whose room is
@@ -372,6 +396,15 @@ impl Chat {
     }
 }
 
+/// A room's modes, as stored.
+fn modes_of(room: &Room) -> ChatModes {
+    ChatModes {
+        slow_secs: room.slow_secs(),
+        followers_only: room.followers_only(),
+        guests: room.guests_allowed(),
+    }
+}
+
 /// Parses a stored ban's addresses.
 fn parse_ips(ips: &str) -> Vec<IpAddr> {
     ips.split(',')
@@ -392,11 +425,11 @@ async fn persist_loop(db: Store, mut jobs: mpsc::Receiver<PersistJob>) {
                 PersistJob::Events {
                     channel_id,
                     rows,
-                    slow_secs,
+                    modes,
                 } => events.push(ChatAppend {
                     channel_id,
                     rows,
-                    slow_secs,
+                    modes,
                 }),
                 PersistJob::Ban {
                     channel_id,

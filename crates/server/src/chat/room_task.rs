@@ -124,7 +124,7 @@ fn publish(
 
 /// Takes the room's pending events, publishes them as one frame and queues them for storage.
 pub(super) fn flush(chat: &Chat, room: &RoomHandle) {
-    let (batch, slow_secs, mut banned) = {
+    let (batch, modes, mut banned) = {
         let mut state = room.lock();
         let Some(batch) = state.take_batch() else {
             return;
@@ -146,7 +146,7 @@ pub(super) fn flush(chat: &Chat, room: &RoomHandle) {
                 _ => None,
             })
             .collect();
-        (batch, state.slow_secs(), banned)
+        (batch, super::modes_of(&state), banned)
     };
     let Batch {
         frame,
@@ -193,7 +193,9 @@ pub(super) fn flush(chat: &Chat, room: &RoomHandle) {
                 Hides::Nothing
             }
             EventKind::Clear { .. } => Hides::All,
-            EventKind::Slow { .. } => Hides::Nothing,
+            EventKind::Slow { .. } | EventKind::Followers { .. } | EventKind::Guests { .. } => {
+                Hides::Nothing
+            }
         };
         rows.push(ChatEventRow {
             offset: event.offset,
@@ -209,6 +211,6 @@ pub(super) fn flush(chat: &Chat, room: &RoomHandle) {
     chat.queue(PersistJob::Events {
         channel_id: room.channel_id,
         rows,
-        slow_secs,
+        modes,
     });
 }

@@ -1,9 +1,18 @@
-//! The channel API (`/api/v1/channels`), IVS-style: create returns the key and the URLs.
+//! The channel API (`/api/v1/channels`), IVS-style: create returns the key and the URLs; and,
+//! in the submodules, the accounts API and the public watch-page API (docs/WEB.md).
+//!
+//! Channel routes act for the channel's owner, an administrator account or the admin token
+//! ([`Principal`]); a channel that exists but is someone else's answers 403 (channel names are
+//! public anyway: they are the watch pages' addresses).
 
 mod ladder;
+mod public;
+mod session;
 
 use super::error::AppError;
+use crate::accounts::Principal;
 use crate::auth;
+use crate::clock::rfc3339;
 use crate::state::AppState;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
@@ -11,14 +20,32 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use ferrocast_db::ChannelRecord;
+use ferrocast_db::{ChannelDetails, NewChannel};
 use serde::{Deserialize, Serialize};
-use std::time::UNIX_EPOCH;
 
 /// Longest channel name.
 pub const MAX_NAME_LEN: usize = 48;
+/// Longest channel title, in characters.
+pub const MAX_TITLE_CHARS: usize = 140;
+/// Names a channel cannot take because its watch page (`/NAME`) would shadow a page or route
+/// of the server (docs/WEB.md).
+pub const RESERVED_CHANNEL_NAMES: &[&str] = &[
+    "api",
+    "assets",
+    "chat",
+    "live",
+    "vod",
+    "login",
+    "logout",
+    "signup",
+    "studio",
+    "metrics",
+    "healthz",
+    "readyz",
+    "favicon.ico",
+];
 
-/// The API routes (all behind the admin token).
+/// The API routes: channels, accounts and the public watch API.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/channels", post(create).get(list))
@@ -27,18 +54,25 @@ pub fn routes() -> Router<AppState> {
             get(show).delete(delete).patch(ladder::patch),
         )
         .route("/api/v1/channels/{name}/rotate-key", post(rotate))
+        .merge(session::routes())
+        .merge(public::routes())
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CreateChannel {
     name: String,
+    title: Option<String>,
 }
 
 /// A channel as the API shows it.
 #[derive(Debug, Serialize)]
 struct ChannelView {
     name: String,
+    /// Free text, `""` when unset.
+    title: String,
+    /// The owning account's name; `null` for a channel made with the admin token.
+    owner: Option<String>,
     /// Only present when just created or rotated: it is never stored in clear.
     #[serde(skip_serializing_if = "Option::is_none")]
     stream_key: Option<String>,
@@ -55,11 +89,6 @@ struct ChannelView {
     ladder: serde_json::Value,
     /// Whether that is the server's ladder (the channel has none of its own).
     ladder_default: bool,
-}
-
-fn rfc3339(ms: i64) -> String {
-    let t = UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
-    humantime::format_rfc3339_millis(t).to_string()
 }
 
 /// Checks the name: 1 to 48 of `a-z 0-9 - _`, starting with a letter or digit.
@@ -84,6 +113,62 @@ pub fn validate_name(name: &str) -> Result<(), AppError> {
     ))
 }
 
+/// Checks a new channel's name: a valid name that is not reserved. Only creation refuses
+/// reserved names, so a channel made before they were reserved can still be managed.
+pub fn validate_new_name(name: &str) -> Result<(), AppError> {
+    validate_name(name)?;
+    if RESERVED_CHANNEL_NAMES.contains(&name) {
+        return Err(AppError::bad_request(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_name",
+            format!("the channel name {name:?} is reserved (the web app has a page there)"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a title: trimmed, at most [`MAX_TITLE_CHARS`] characters, no control characters.
+pub fn validate_title(title: &str) -> Result<String, AppError> {
+    let title = title.trim();
+    if title.chars().count() > MAX_TITLE_CHARS {
+        return Err(AppError::bad_request(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_title",
+            format!("titles are at most {MAX_TITLE_CHARS} characters"),
+        ));
+    }
+    if title.chars().any(char::is_control) {
+        return Err(AppError::bad_request(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_title",
+            "titles are one line of text without control characters",
+        ));
+    }
+    Ok(title.to_owned())
+}
+
+/// The channel, when `principal` may manage it: 404 when there is none, 403 when it is someone
+/// else's.
+pub async fn authorize(
+    state: &AppState,
+    principal: &Principal,
+    name: &str,
+) -> Result<ChannelDetails, AppError> {
+    let details = state
+        .db
+        .channel_details(name)
+        .await?
+        .ok_or_else(|| AppError::not_found("channel"))?;
+    if !principal.may_manage(&details) {
+        return Err(AppError::bad_request(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this channel belongs to another account",
+        ));
+    }
+    Ok(details)
+}
+
 /// The `Authorization: Bearer` credential of a request, trimmed.
 pub fn bearer(parts: &Parts) -> Option<&str> {
     parts
@@ -92,23 +177,6 @@ pub fn bearer(parts: &Parts) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
-}
-
-/// Proof that the request carries the admin token. Listed first among a handler's extractors,
-/// so an unauthenticated request is refused before anything else about it is looked at.
-struct Admin;
-
-impl FromRequestParts<AppState> for Admin {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let given = bearer(parts).ok_or_else(AppError::unauthorized)?;
-        if auth::secrets_equal(given.as_bytes(), state.admin_token.as_bytes()) {
-            Ok(Admin)
-        } else {
-            Err(AppError::unauthorized())
-        }
-    }
 }
 
 /// The path parameter that names the channel in every channel route.
@@ -147,15 +215,18 @@ fn host_of(state: &AppState, headers: &HeaderMap) -> String {
 fn view(
     state: &AppState,
     headers: &HeaderMap,
-    c: &ChannelRecord,
+    details: &ChannelDetails,
     key: Option<String>,
 ) -> ChannelView {
+    let c = &details.channel;
     let host = host_of(state, headers);
     let ingest_url = format!("rtmp://{host}:{}/live", state.rtmp_port);
     let publish_url = key.as_ref().map(|k| format!("{ingest_url}/{k}"));
     let own = crate::transcode::own_ladder(c);
     ChannelView {
         name: c.name.clone(),
+        title: details.title.clone(),
+        owner: details.owner.clone(),
         stream_key: key,
         ingest_url,
         publish_url,
@@ -173,33 +244,45 @@ fn view(
 
 async fn create(
     State(state): State<AppState>,
-    _: Admin,
+    principal: Principal,
     headers: HeaderMap,
     body: Result<Json<CreateChannel>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, AppError> {
     let Json(body) = body.map_err(|e| {
         AppError::bad_request(StatusCode::BAD_REQUEST, "invalid_body", e.body_text())
     })?;
-    validate_name(&body.name)?;
+    validate_new_name(&body.name)?;
+    let title = validate_title(body.title.as_deref().unwrap_or(""))?;
     let key = auth::new_stream_key();
-    let record = state
+    let details = state
         .db
-        .create_channel(&body.name, &auth::hash_key(&key), crate::clock::unix_ms())
+        .create_owned_channel(NewChannel {
+            name: &body.name,
+            key_hash: &auth::hash_key(&key),
+            owner_id: principal.user().map(|u| u.id),
+            title: &title,
+            now_ms: crate::clock::unix_ms(),
+        })
         .await?;
-    tracing::info!(channel = %record.name, "channel created");
+    tracing::info!(channel = %details.channel.name, by = principal.label(), "channel created");
     Ok((
         StatusCode::CREATED,
-        Json(view(&state, &headers, &record, Some(key))),
+        Json(view(&state, &headers, &details, Some(key))),
     )
         .into_response())
 }
 
 async fn list(
     State(state): State<AppState>,
-    _: Admin,
+    principal: Principal,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let channels = state.db.list_channels().await?;
+    let owner = if principal.sees_all() {
+        None
+    } else {
+        principal.user().map(|u| u.id)
+    };
+    let channels = state.db.list_channel_details(owner).await?;
     let views: Vec<_> = channels
         .iter()
         .map(|c| view(&state, &headers, c, None))
@@ -209,38 +292,37 @@ async fn list(
 
 async fn show(
     State(state): State<AppState>,
-    _: Admin,
+    principal: Principal,
     headers: HeaderMap,
     ChannelName(name): ChannelName,
 ) -> Result<Response, AppError> {
-    let c = state
-        .db
-        .get_channel(&name)
-        .await?
-        .ok_or_else(|| AppError::not_found("channel"))?;
-    Ok(Json(view(&state, &headers, &c, None)).into_response())
+    let details = authorize(&state, &principal, &name).await?;
+    Ok(Json(view(&state, &headers, &details, None)).into_response())
 }
 
 async fn delete(
     State(state): State<AppState>,
-    _: Admin,
+    principal: Principal,
     ChannelName(name): ChannelName,
 ) -> Result<Response, AppError> {
+    authorize(&state, &principal, &name).await?;
     if !state.db.delete_channel(&name).await? {
         return Err(AppError::not_found("channel"));
     }
     state.live.remove(&name);
     state.chat.close_room(&name);
-    tracing::info!(channel = %name, "channel deleted");
+    state.qoe.forget(&name);
+    tracing::info!(channel = %name, by = principal.label(), "channel deleted");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn rotate(
     State(state): State<AppState>,
-    _: Admin,
+    principal: Principal,
     headers: HeaderMap,
     ChannelName(name): ChannelName,
 ) -> Result<Response, AppError> {
+    authorize(&state, &principal, &name).await?;
     let key = auth::new_stream_key();
     if !state
         .db
@@ -251,11 +333,11 @@ async fn rotate(
     }
     // A leaked key is the usual reason to rotate: whoever streams with it is cut off too.
     state.live.kick(&name);
-    tracing::info!(channel = %name, "stream key rotated");
-    let c = state
+    tracing::info!(channel = %name, by = principal.label(), "stream key rotated");
+    let details = state
         .db
-        .get_channel(&name)
+        .channel_details(&name)
         .await?
         .ok_or_else(|| AppError::not_found("channel"))?;
-    Ok(Json(view(&state, &headers, &c, Some(key))).into_response())
+    Ok(Json(view(&state, &headers, &details, Some(key))).into_response())
 }

@@ -1,11 +1,13 @@
 //! Chat over HTTP: the WebSocket at `/chat/CHANNEL`, and the REST API for history, tokens,
 //! moderators and moderation actions.
 //!
-//! Channel-scoped operations accept the admin token or the channel's own stream key (the streamer
-//! has no account yet; whoever holds the key runs the channel).
+//! Channel-scoped operations accept the admin token, the channel's own stream key (whoever holds
+//! the key runs the channel), or the owner's or an administrator's session or API token. Signed-in
+//! users get a chat token of their own from `POST .../chat/session-token`.
 
-use super::api::{bearer, ChannelName, CHANNEL_PATH_PARAM};
+use super::api::{authorize, bearer, ChannelName, CHANNEL_PATH_PARAM};
 use super::error::AppError;
+use crate::accounts::{Principal, SignedIn, PAT_PREFIX};
 use crate::auth;
 use crate::chat::{upgrade, Chat, OpenError};
 use crate::clock::unix_ms;
@@ -26,6 +28,8 @@ use std::time::Duration;
 
 /// Longest token lifetime the API issues.
 const MAX_TOKEN_TTL_SECS: u64 = 30 * 24 * 3600;
+/// Lifetime of a signed-in user's chat token: a long watch session, not a standing credential.
+const SESSION_TOKEN_TTL: Duration = Duration::from_secs(12 * 3600);
 
 /// The chat routes.
 pub fn routes() -> Router<AppState> {
@@ -34,6 +38,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/channels/{name}/chat", get(history))
         .route("/api/v1/channels/{name}/chat/stats", get(stats))
         .route("/api/v1/channels/{name}/chat/tokens", post(issue_token))
+        .route(
+            "/api/v1/channels/{name}/chat/session-token",
+            post(session_token),
+        )
         .route("/api/v1/channels/{name}/chat/actions", post(action))
         .route("/api/v1/channels/{name}/chat/moderators", get(moderators))
         .route(
@@ -59,17 +67,29 @@ fn refusal_error(r: Refusal) -> AppError {
     AppError::bad_request(status, r.reason.as_str(), r.message)
 }
 
-/// Who acts on a channel's chat: the operator (admin token) or the streamer (the stream key).
+/// Who acts on a channel's chat: the operator (admin token), the streamer (the stream key), or
+/// the owner or an administrator by account.
 struct ChannelOwner {
     channel: String,
-    by: &'static str,
+    /// For logs: `admin`, `streamer` or the account name.
+    by: String,
 }
 
 impl FromRequestParts<AppState> for ChannelOwner {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let given = bearer(parts).ok_or_else(AppError::unauthorized)?.to_owned();
+        // A Bearer that is neither the admin token nor an API token can only be a stream key.
+        let stream_key = bearer(parts)
+            .filter(|given| {
+                !given.starts_with(PAT_PREFIX)
+                    && !auth::secrets_equal(given.as_bytes(), state.admin_token.as_bytes())
+            })
+            .map(str::to_owned);
+        let principal = match &stream_key {
+            Some(_) => None,
+            None => Some(Principal::from_request_parts(parts, state).await?),
+        };
         let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
             .await
             .map_err(|_| AppError::not_found("channel"))?;
@@ -77,16 +97,20 @@ impl FromRequestParts<AppState> for ChannelOwner {
             .get(CHANNEL_PATH_PARAM)
             .cloned()
             .ok_or_else(|| AppError::not_found("channel"))?;
-        if auth::secrets_equal(given.as_bytes(), state.admin_token.as_bytes()) {
+        if let Some(principal) = principal {
+            if principal.user().is_some() {
+                authorize(state, &principal, &channel).await?;
+            }
             return Ok(Self {
                 channel,
-                by: "admin",
+                by: principal.label().to_owned(),
             });
         }
+        let given = stream_key.unwrap_or_default();
         match state.channel_for_key(&given).await? {
             Some(owned) if owned == channel => Ok(Self {
                 channel,
-                by: "streamer",
+                by: "streamer".to_owned(),
             }),
             _ => Err(AppError::unauthorized()),
         }
@@ -200,8 +224,8 @@ async fn issue_token(
     );
     let (token, expires) = state
         .chat
-        .issue_token(&owner.channel, &name, body.role, ttl);
-    tracing::info!(channel = %owner.channel, name = %name, role = ?body.role, by = owner.by, "chat token issued");
+        .issue_token(&owner.channel, &name, body.role, false, ttl);
+    tracing::info!(channel = %owner.channel, name = %name, role = ?body.role, by = %owner.by, "chat token issued");
     Ok((
         StatusCode::CREATED,
         Json(serde_json::json!({
@@ -226,7 +250,7 @@ async fn action(
         .moderate(unix_ms(), &owner.channel, Role::Streamer, action)
         .map_err(refusal_error)?;
     room.wake();
-    tracing::info!(channel = %owner.channel, by = owner.by, kind = event.kind.type_name(), "chat moderation via API");
+    tracing::info!(channel = %owner.channel, by = %owner.by, kind = event.kind.type_name(), "chat moderation via API");
     Ok((
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],
@@ -262,7 +286,7 @@ async fn set_moderator(
     if !appointed && !changed {
         return Err(AppError::not_found("moderator"));
     }
-    tracing::info!(channel = %owner.channel, user = %user, appointed, by = owner.by, "chat moderators changed");
+    tracing::info!(channel = %owner.channel, user = %user, appointed, by = %owner.by, "chat moderators changed");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -280,6 +304,63 @@ async fn dismiss(
     Path((_, user)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
     set_moderator(state, owner, user, false).await
+}
+
+/// `POST /api/v1/channels/NAME/chat/session-token`: a chat token for the signed-in account. The
+/// owner speaks as the streamer, whose chat name is the channel's (the room knows its streamer by
+/// that name); anyone else under their account name, as a moderator when appointed.
+///
+/// The token also says whether the account follows the channel now (what followers-only mode asks
+/// for). Following later takes a fresh token and a new join: the web page fetches one when the
+/// user clicks Follow.
+async fn session_token(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    ChannelName(name): ChannelName,
+) -> Result<Response, AppError> {
+    let details = state
+        .db
+        .channel_details(&name)
+        .await?
+        .ok_or_else(|| AppError::not_found("channel"))?;
+    let (chat_name, role) = if details.owner_id == Some(user.id) {
+        (name.clone(), Role::Streamer)
+    } else {
+        if user.name.eq_ignore_ascii_case(&name) {
+            // The room would show this viewer under its streamer's name.
+            return Err(AppError::bad_request(
+                StatusCode::CONFLICT,
+                "name_reserved",
+                "your account name is this channel's, which chat reserves for its streamer",
+            ));
+        }
+        let appointed = state.chat.moderators(&name).await.map_err(open_error)?;
+        let role = if appointed.iter().any(|m| m.eq_ignore_ascii_case(&user.name)) {
+            Role::Moderator
+        } else {
+            Role::Viewer
+        };
+        (user.name.clone(), role)
+    };
+    let follower = state.db.is_following(user.id, details.channel.id).await?;
+    let (token, expires) =
+        state
+            .chat
+            .issue_token(&name, &chat_name, role, follower, SESSION_TOKEN_TTL);
+    tracing::debug!(channel = %name, user = %user.name, role = ?role, follower, "chat session token issued");
+    let mut res = Json(serde_json::json!({
+        "token": token,
+        "name": chat_name,
+        "role": role,
+        "follower": follower,
+        "expires_at": expires,
+    }))
+    .into_response();
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    Ok(res)
 }
 
 /// Viewers and message rate of a channel's chat (the directory and dashboards show them).

@@ -3,10 +3,13 @@
 pub mod api;
 pub mod chain_body;
 pub mod chat;
+pub mod directory;
 pub mod error;
+pub mod openapi;
 pub mod ops;
 pub mod origin;
 pub mod serve;
+pub mod web;
 
 use crate::state::AppState;
 use axum::Router;
@@ -18,6 +21,9 @@ pub fn router(state: AppState) -> Router {
         .merge(chat::routes())
         .merge(origin::routes())
         .merge(ops::routes())
+        .merge(openapi::routes())
+        .merge(directory::routes())
+        .merge(web::routes())
         .fallback(|| async { error::AppError::not_found("route") })
         .layer(axum::middleware::from_fn(crate::metrics::track_http))
         .with_state(state)

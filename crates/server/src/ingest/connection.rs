@@ -284,9 +284,10 @@ impl Connection {
                 }
                 metrics::counter!(m::PUBLISH_ACCEPTED, "channel" => channel.clone()).increment(1);
                 info!(conn = self.id, peer = %self.peer, channel = %channel, session = guard.session(), "publish started");
+                let stats = IngestStats::new(guard.channel().clone());
                 self.publishing = Some(Publishing {
                     guard,
-                    stats: IngestStats::new(&channel),
+                    stats,
                     demuxer: TagDemuxer::new(),
                     demux_errors: 0,
                 });

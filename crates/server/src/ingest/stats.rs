@@ -1,8 +1,10 @@
 //! Per-publish ingest statistics, exported as per-channel Prometheus metrics.
 
+use crate::live::LiveChannel;
 use crate::metrics as m;
 use ferrocast_media::{Frame, TrackKind};
 use metrics::{Counter, Gauge};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How often the rate gauges are refreshed.
@@ -21,10 +23,15 @@ pub(super) struct IngestStats {
     period_bytes: u64,
     period_video_frames: u64,
     last_keyframe_dts: Option<i64>,
+    last_keyframe_interval: Option<f64>,
+    demux_error_count: u64,
+    /// Where the studio reads the same figures.
+    channel: Arc<LiveChannel>,
 }
 
 impl IngestStats {
-    pub(super) fn new(channel: &str) -> Self {
+    pub(super) fn new(live: Arc<LiveChannel>) -> Self {
+        let channel = live.name.as_str();
         let label = || ("channel", channel.to_owned());
         let (k, v) = label();
         Self {
@@ -39,6 +46,9 @@ impl IngestStats {
             period_bytes: 0,
             period_video_frames: 0,
             last_keyframe_dts: None,
+            last_keyframe_interval: None,
+            demux_error_count: 0,
+            channel: live.clone(),
         }
     }
 
@@ -49,8 +59,18 @@ impl IngestStats {
         let elapsed = now.saturating_duration_since(self.period_start);
         if elapsed >= RATE_PERIOD {
             let secs = elapsed.as_secs_f64();
-            self.bitrate.set(self.period_bytes as f64 * 8.0 / secs);
-            self.fps.set(self.period_video_frames as f64 / secs);
+            let bitrate = self.period_bytes as f64 * 8.0 / secs;
+            let fps = self.period_video_frames as f64 / secs;
+            self.bitrate.set(bitrate);
+            self.fps.set(fps);
+            let (keyframe_interval, demux_errors) =
+                (self.last_keyframe_interval, self.demux_error_count);
+            self.channel.ingest.update(|s| {
+                s.bitrate_bps = bitrate;
+                s.fps = fps;
+                s.keyframe_interval_s = keyframe_interval;
+                s.demux_errors = demux_errors;
+            });
             self.period_start = now;
             self.period_bytes = 0;
             self.period_video_frames = 0;
@@ -66,8 +86,9 @@ impl IngestStats {
                 self.period_video_frames += 1;
                 if frame.keyframe {
                     if let Some(last) = self.last_keyframe_dts {
-                        self.keyframe_interval
-                            .set((frame.dts - last) as f64 / 1000.0);
+                        let interval = (frame.dts - last) as f64 / 1000.0;
+                        self.keyframe_interval.set(interval);
+                        self.last_keyframe_interval = Some(interval);
                     }
                     self.last_keyframe_dts = Some(frame.dts);
                 }
@@ -76,8 +97,9 @@ impl IngestStats {
     }
 
     /// Counts a message the demuxer refused.
-    pub(super) fn demux_error(&self) {
+    pub(super) fn demux_error(&mut self) {
         self.demux_errors.increment(1);
+        self.demux_error_count += 1;
     }
 
     /// Zeroes the rate gauges when the publish ends.

@@ -4,20 +4,27 @@
 //! playlist ends), one packager task consumes the hub and fills an [`Output`]: the bounded ring of
 //! CMAF segments and the cached playlists the HTTP origin serves.
 
+mod health;
 mod output;
 mod packager;
 
-pub use output::{BlockingLimits, CachedPlaylist, Output, Position, Rendition, RungInfo};
+pub use health::{IngestHealth, IngestSnapshot, TranscoderHealth, TranscoderSnapshot};
+pub use output::{
+    BlockingLimits, CachedPlaylist, Output, Position, Rendition, RenditionState, RungInfo,
+    SOURCE_RENDITION,
+};
 
 use crate::metrics as m;
 use ferrocast_hub::Hub;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 use tokio::sync::{watch, Notify};
 
 /// Events a subscriber may fall behind by before it lags (about 10 s of 30 fps video + audio).
 const HUB_CAPACITY: usize = 1024;
+/// Ended broadcasts remembered for the directory's "recently ended" list.
+const RECENT_ENDED: usize = 50;
 
 /// Packaging settings shared by every channel.
 #[derive(Debug, Clone)]
@@ -43,6 +50,9 @@ pub struct Live {
     config: LiveConfig,
     channels: RwLock<HashMap<String, Arc<LiveChannel>>>,
     shutdown: watch::Receiver<bool>,
+    /// Channels whose publish ended, newest first, each at most once (in memory: a restart
+    /// forgets them).
+    recent_ended: Arc<Mutex<VecDeque<(String, i64)>>>,
 }
 
 /// Why a publish was refused.
@@ -61,6 +71,12 @@ pub struct LiveChannel {
     pub name: String,
     /// Fan-out of the current publisher's media.
     pub hub: Hub,
+    /// Ingest figures of the current or last publish.
+    pub ingest: IngestHealth,
+    /// The directory's thumbnail.
+    pub thumbnail: crate::thumbnail::ThumbnailSlot,
+    /// The registry's list of ended broadcasts, which this channel's publish guard adds to.
+    recent_ended: Arc<Mutex<VecDeque<(String, i64)>>>,
     state: Mutex<ChannelState>,
     output: RwLock<Option<Arc<Output>>>,
 }
@@ -93,6 +109,7 @@ impl Live {
             config,
             channels: RwLock::new(HashMap::new()),
             shutdown,
+            recent_ended: Arc::default(),
         }
     }
 
@@ -105,10 +122,13 @@ impl Live {
             .cloned()
     }
 
-    fn new_channel(name: &str) -> Arc<LiveChannel> {
+    fn new_channel(&self, name: &str) -> Arc<LiveChannel> {
         Arc::new(LiveChannel {
             name: name.to_owned(),
             hub: Hub::new(HUB_CAPACITY),
+            ingest: IngestHealth::default(),
+            thumbnail: Default::default(),
+            recent_ended: self.recent_ended.clone(),
             state: Mutex::new(ChannelState::default()),
             output: RwLock::new(None),
         })
@@ -138,9 +158,10 @@ impl Live {
                 .write()
                 .unwrap_or_else(PoisonError::into_inner)
                 .entry(name.to_owned())
-                .or_insert_with(|| Self::new_channel(name));
+                .or_insert_with(|| self.new_channel(name));
         };
         let session = channel.hub.start();
+        channel.ingest.started(crate::clock::unix_ms());
         metrics::gauge!(m::CHANNEL_LIVE, "channel" => name.to_owned()).set(1.0);
         Ok(PublishGuard {
             channel,
@@ -208,6 +229,7 @@ impl Live {
     /// Forgets a deleted channel: its publisher is kicked and its playlists disappear.
     pub fn remove(&self, name: &str) {
         self.kick(name);
+        self.forget_ended(name);
         let removed = self
             .channels
             .write()
@@ -231,6 +253,29 @@ impl Live {
             .filter_map(|c| c.output())
             .map(|o| o.held_bytes())
             .sum()
+    }
+
+    /// Broadcasts that ended and are not live again, newest first: (channel, ended at unix ms).
+    pub fn recently_ended(&self) -> Vec<(String, i64)> {
+        let ended: Vec<_> = self
+            .recent_ended
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .cloned()
+            .collect();
+        ended
+            .into_iter()
+            .filter(|(name, _)| !self.get(name).is_some_and(|c| c.is_live()))
+            .collect()
+    }
+
+    /// Forgets a deleted channel in the recently-ended list.
+    fn forget_ended(&self, name: &str) {
+        self.recent_ended
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|(n, _)| n != name);
     }
 
     /// Every channel's state (for shutdown).
@@ -321,6 +366,18 @@ impl Drop for PublishGuard {
             }
         }
         self.channel.hub.end(self.session, self.clean);
+        let now = crate::clock::unix_ms();
+        self.channel.ingest.ended(now);
+        {
+            let mut ended = self
+                .channel
+                .recent_ended
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            ended.retain(|(n, _)| *n != self.channel.name);
+            ended.push_front((self.channel.name.clone(), now));
+            ended.truncate(RECENT_ENDED);
+        }
         metrics::gauge!(m::CHANNEL_LIVE, "channel" => self.channel.name.clone()).set(0.0);
     }
 }

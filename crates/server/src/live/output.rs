@@ -15,6 +15,8 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLo
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 
+pub use studio::RenditionState;
+
 /// The untranscoded rendition, listed first.
 pub const SOURCE_RENDITION: &str = "source";
 
@@ -107,6 +109,8 @@ pub struct Output {
     ///
     /// [`part_frame_step`]: ferrocast_ladder::part_frame_step
     part_frame_step: AtomicU32,
+    /// The transcoder's figures for the studio's health view.
+    pub transcoder: super::TranscoderHealth,
 }
 
 #[derive(Debug)]
@@ -189,6 +193,7 @@ impl Output {
             master: Mutex::new(None),
             dash_epoch: OnceLock::new(),
             part_frame_step: AtomicU32::new(1),
+            transcoder: super::TranscoderHealth::default(),
         }
     }
 
@@ -571,5 +576,6 @@ fn variant(
 }
 
 mod dash;
+mod studio;
 #[cfg(test)]
 mod tests;

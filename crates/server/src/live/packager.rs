@@ -163,6 +163,7 @@ pub(super) async fn run(
                 Recv::Lagged(n) => {
                     warn!(channel = %name, dropped = n, "packager fell behind the hub; discontinuity");
                     metrics::counter!(m::PACKAGER_LAGGED, "channel" => name.clone()).increment(n);
+                    channel.ingest.update(|s| s.dropped_frames += n);
                     segmenter.finish();
                     sink.drain(&mut segmenter, last_frame_at);
                     output.mark_discontinuity();

@@ -4,6 +4,7 @@
 use super::progress::{BoundedLines, ProgressParser, SpeedWatch};
 use super::supervisor::GOP_CACHE;
 use super::TranscodeConfig;
+use crate::live::Output;
 use crate::metrics as m;
 use anyhow::Context;
 use bytes::{Bytes, BytesMut};
@@ -13,6 +14,7 @@ use ferrocast_media::{Frame, MediaEvent};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
@@ -74,13 +76,14 @@ impl Running {
     pub(super) fn start(
         config: &TranscodeConfig,
         encoder: &Encoder,
-        sid: &str,
         channel: &str,
         planned: &[PlannedRung],
         at: StartAt,
         events: &mpsc::UnboundedSender<(u64, RunEvent)>,
+        output: Arc<Output>,
     ) -> anyhow::Result<(Self, Vec<(UnixListener, PathBuf)>)> {
         let id = NEXT_RUN.fetch_add(1, Ordering::Relaxed);
+        let sid = &output.sid;
         let mut sockets = Sockets::default();
         for i in 0..planned.len() {
             // Short (a socket path has at most 107 bytes) and unique: the broadcast id is unique
@@ -125,6 +128,7 @@ impl Running {
             channel.to_owned(),
             renditions,
             events.clone(),
+            output,
         ));
         let writer = FlvWriter::new(true, at.has_audio);
         let _ = stdin_tx.try_send(writer.header());
@@ -210,8 +214,10 @@ async fn monitor(
     channel: String,
     renditions: Vec<String>,
     events: mpsc::UnboundedSender<(u64, RunEvent)>,
+    output: Arc<Output>,
 ) {
     let started = Instant::now();
+    output.transcoder.update(|t| t.running = true);
     if let Some(stderr) = child.stderr.take() {
         let channel = channel.clone();
         tokio::spawn(async move {
@@ -255,7 +261,12 @@ async fn monitor(
                 }
             }
             if let Some(dropped) = p.drop_frames {
+                let new = dropped.saturating_sub(dropped_seen);
                 dropped_seen = dropped_seen.max(dropped);
+                output.transcoder.update(|t| t.dropped_frames += new);
+            }
+            if let Some(speed) = p.speed {
+                output.transcoder.update(|t| t.speed = Some(speed));
             }
             let elapsed = started.elapsed();
             if let (Some(out), true) = (p.out_time_us, elapsed >= SPEED_GRACE) {
@@ -271,5 +282,6 @@ async fn monitor(
         Ok(s) => s.to_string(),
         Err(e) => e.to_string(),
     };
+    output.transcoder.update(|t| t.running = false);
     let _ = events.send((id, RunEvent::Exited(status)));
 }

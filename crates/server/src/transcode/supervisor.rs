@@ -326,6 +326,7 @@ impl Supervisor {
                 }
                 let delay = self.backoff.next_delay(ran);
                 warn!(channel = %self.channel, %status, ran_ms = ran.as_millis() as u64, retry_ms = delay.as_millis() as u64, "ffmpeg exited; restarting");
+                self.output.transcoder.update(|t| t.restarts += 1);
                 for rung in &self.started {
                     metrics::counter!(m::TRANSCODER_RESTARTS, "channel" => self.channel.clone(), "rendition" => rung.name.clone()).increment(1);
                 }
@@ -404,6 +405,9 @@ impl Supervisor {
         };
         warn!(channel = %self.channel, rendition = %highest.name, "encoding slower than real time; highest rung dropped");
         metrics::counter!(m::TRANSCODER_SHED, "channel" => self.channel.clone()).increment(1);
+        self.output
+            .transcoder
+            .update(|t| t.shed.push(highest.name.clone()));
         metrics::gauge!(m::TRANSCODER_SPEED, "channel" => self.channel.clone(), "rendition" => highest.name.clone()).set(0.0);
         if let Some(r) = self.output.rendition(&highest.name) {
             self.output.retire_rung(&r);
@@ -432,14 +436,17 @@ impl Supervisor {
             height: video.height,
             has_audio: self.source.audio.is_some(),
         };
+        self.output
+            .transcoder
+            .update(|t| t.encoder = Some(encoder.ffmpeg_name().to_owned()));
         let started = Running::start(
             &config,
             encoder,
-            &self.output.sid,
             &self.channel,
             &planned,
             at,
             &self.events_tx,
+            self.output.clone(),
         );
         let (mut running, sockets) = match started {
             Ok(started) => started,

@@ -185,10 +185,13 @@ fn health_readiness_and_unknown_routes() {
     assert_eq!(r.status, 200);
     let r = s.get("/readyz", &[]);
     assert_eq!(r.status, 200, "{}", r.text());
-    let r = s.get("/nope", &[]);
+    // One path segment is a page of the web app (a channel's watch page); API paths are not.
+    let r = s.get("/api/v1/nope", &[]);
     assert_eq!(r.status, 404);
     let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(body["error"], "not_found");
+    let r = s.get("/no/such/page", &[]);
+    assert_eq!(r.status, 404);
     let r = s.get("/live/nobody/master.m3u8", &[]);
     assert_eq!(r.status, 404);
     assert!(r

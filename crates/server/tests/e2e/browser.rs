@@ -214,6 +214,7 @@ fn other_loopback_origin(url: &str) -> String {
 
 #[test]
 fn browser_hls_js_plays_the_low_latency_ladder_without_stalls() {
+    let _browser = crate::harness::one_browser_at_a_time();
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("e2e-browser-config-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

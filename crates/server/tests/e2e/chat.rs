@@ -36,7 +36,7 @@ fn viewers_and_the_streamer_talk_in_one_order() {
     let joined = streamer.join_token(&streamer_token);
     assert_eq!(
         joined["you"],
-        json!({"name": "talk", "role": "streamer", "banned": false})
+        json!({"name": "talk", "role": "streamer", "banned": false, "follower": false})
     );
     assert_eq!(joined["viewers"], 3);
 

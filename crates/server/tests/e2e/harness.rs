@@ -287,6 +287,13 @@ pub fn fetch(method: &str, url: &str, headers: &[(&str, &str)]) -> Resp {
 }
 
 /// Polls `f` until it returns Some or the timeout passes.
+/// Held by each test that runs a browser: one chromium decoding video at a time leaves the two
+/// cores to the servers and transcoders under test.
+pub fn one_browser_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + timeout;
     loop {

@@ -37,7 +37,7 @@ fn start() -> Server {
     start_with(&[])
 }
 
-fn start_with(extra: &[&str]) -> Server {
+pub fn start_with(extra: &[&str]) -> Server {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("e2e-ladder-config-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -1,10 +1,12 @@
-//! `PATCH /api/v1/channels/NAME`: a channel's own transcoding ladder.
+//! `PATCH /api/v1/channels/NAME`: a channel's title and its own transcoding ladder.
 //!
-//! The body is `{"ladder": L}`, where L is `null` (follow the server's ladder), `"off"` (the
-//! source only) or `{"rungs": [RUNG, ...]}` with the config file's rung fields. Channel views
-//! show the effective ladder in the same form, so one can be sent back as it was read.
+//! The body is `{"title": T, "ladder": L}` with either or both. T is a string (see
+//! [`validate_title`]); L is `null` (follow the server's ladder), `"off"` (the source only) or
+//! `{"rungs": [RUNG, ...]}` with the config file's rung fields. Channel views show the effective
+//! ladder in the same form, so one can be sent back as it was read.
 
-use super::{view, Admin, ChannelName};
+use super::{authorize, validate_title, view, ChannelName};
+use crate::accounts::Principal;
 use crate::http::error::AppError;
 use crate::state::AppState;
 use axum::extract::rejection::JsonRejection;
@@ -18,6 +20,8 @@ use serde_json::{json, Map, Value};
 
 /// The body field.
 const FIELD: &str = "ladder";
+/// The other body field.
+const TITLE: &str = "title";
 /// The word for the source only.
 const OFF: &str = "off";
 
@@ -29,16 +33,40 @@ pub(super) fn to_api(ladder: &Ladder) -> Value {
     json!({ "rungs": ladder.rungs })
 }
 
-/// Reads a PATCH body: `Ok(None)` to follow the server's ladder, else the channel's own,
-/// validated against any encoder's presets (the running one's are checked by the caller).
-pub(super) fn parse_patch(body: Value) -> Result<Option<Ladder>, AppError> {
+/// What a PATCH body asks to change.
+#[derive(Debug, PartialEq)]
+pub(super) struct Patch {
+    /// A new title (trimmed and checked).
+    title: Option<String>,
+    /// `Some(None)` to follow the server's ladder, `Some(Some(l))` for the channel's own.
+    ladder: Option<Option<Ladder>>,
+}
+
+/// Reads a PATCH body: the title, checked, and the ladder, validated against any encoder's
+/// presets (the running one's are checked by the caller).
+pub(super) fn parse_patch(body: Value) -> Result<Patch, AppError> {
     let Value::Object(mut body) = body else {
-        return Err(shape(format!("expected an object {{\"{FIELD}\": ...}}")));
+        return Err(shape(format!(
+            "expected an object {{\"{TITLE}\": ..., \"{FIELD}\": ...}}"
+        )));
     };
-    only_keys(&body, &[FIELD], "")?;
-    let ladder = body
-        .remove(FIELD)
-        .ok_or_else(|| shape(format!("missing field `{FIELD}`")))?;
+    only_keys(&body, &[FIELD, TITLE], "")?;
+    let title = match body.remove(TITLE) {
+        None => None,
+        Some(Value::String(t)) => Some(validate_title(&t)?),
+        Some(_) => return Err(shape(format!("{TITLE}: expected a string"))),
+    };
+    let ladder = body.remove(FIELD).map(parse_ladder).transpose()?;
+    if title.is_none() && ladder.is_none() {
+        return Err(shape(format!(
+            "nothing to change: expected `{TITLE}` and/or `{FIELD}`"
+        )));
+    }
+    Ok(Patch { title, ladder })
+}
+
+/// Reads the `ladder` field: `Ok(None)` to follow the server's ladder, else the channel's own.
+fn parse_ladder(ladder: Value) -> Result<Option<Ladder>, AppError> {
     let ladder = match ladder {
         Value::Null => return Ok(None),
         Value::String(s) if s == OFF => return Ok(Some(Ladder::source_only())),
@@ -131,11 +159,11 @@ pub(super) fn invalid(ladder: &Ladder, error: &LadderError) -> AppError {
     )
 }
 
-/// `PATCH /api/v1/channels/NAME`: sets or clears the channel's own ladder. A live channel's
-/// transcoder restarts with it at once.
+/// `PATCH /api/v1/channels/NAME`: sets the title, and sets or clears the channel's own ladder.
+/// A live channel's transcoder restarts with a new ladder at once.
 pub(super) async fn patch(
     State(state): State<AppState>,
-    _: Admin,
+    principal: Principal,
     headers: HeaderMap,
     ChannelName(name): ChannelName,
     body: Result<Json<Value>, JsonRejection>,
@@ -143,11 +171,14 @@ pub(super) async fn patch(
     let Json(body) = body.map_err(|e| {
         AppError::bad_request(StatusCode::BAD_REQUEST, "invalid_body", e.body_text())
     })?;
-    let own = parse_patch(body)?;
-    if state.db.get_channel(&name).await?.is_none() {
-        return Err(AppError::not_found("channel"));
-    }
-    if let Some(ladder) = own.as_ref().filter(|l| l.enabled) {
+    let patch = parse_patch(body)?;
+    authorize(&state, &principal, &name).await?;
+    if let Some(ladder) = patch
+        .ladder
+        .as_ref()
+        .and_then(Option::as_ref)
+        .filter(|l| l.enabled)
+    {
         // Refused now rather than found out at the next publish.
         let encoder = state.transcode.encoder().await.ok_or_else(|| {
             AppError::bad_request(
@@ -160,15 +191,28 @@ pub(super) async fn patch(
             .validate_for(encoder)
             .map_err(|e| invalid(ladder, &e))?;
     }
-    let record = state
-        .transcode
-        .channels
-        .set(&name, own.as_ref())
+    if let Some(title) = &patch.title {
+        if !state.db.set_channel_title(&name, title).await? {
+            return Err(AppError::not_found("channel"));
+        }
+        tracing::info!(channel = %name, by = principal.label(), title = %title, "channel title set");
+    }
+    if let Some(own) = &patch.ladder {
+        state
+            .transcode
+            .channels
+            .set(&name, own.as_ref())
+            .await?
+            .ok_or_else(|| AppError::not_found("channel"))?;
+        let shown = own.as_ref().map_or(Value::Null, to_api);
+        tracing::info!(channel = %name, by = principal.label(), ladder = %shown, "channel ladder set");
+    }
+    let details = state
+        .db
+        .channel_details(&name)
         .await?
         .ok_or_else(|| AppError::not_found("channel"))?;
-    let shown = own.as_ref().map_or(Value::Null, to_api);
-    tracing::info!(channel = %name, ladder = %shown, "channel ladder set");
-    Ok(Json(view(&state, &headers, &record, None)).into_response())
+    Ok(Json(view(&state, &headers, &details, None)).into_response())
 }
 
 #[cfg(test)]
@@ -185,23 +229,53 @@ mod tests {
         (e.status.as_u16(), e.code, e.message)
     }
 
+    /// The ladder a body sets.
+    fn ladder_of(body: Value) -> Option<Ladder> {
+        let patch = parse_patch(body).unwrap();
+        assert_eq!(patch.title, None);
+        patch.ladder.expect("a ladder change")
+    }
+
+    #[test]
+    fn titles() {
+        let patch = parse_patch(json!({"title": "  Speedrun  "})).unwrap();
+        assert_eq!(
+            patch,
+            Patch {
+                title: Some("Speedrun".into()),
+                ladder: None
+            }
+        );
+        let both = parse_patch(json!({"title": "", "ladder": "off"})).unwrap();
+        assert_eq!(both.title.as_deref(), Some(""));
+        assert_eq!(both.ladder, Some(Some(Ladder::source_only())));
+        assert!(parse_patch(json!({"title": "é".repeat(140)})).is_ok());
+        for (body, status, code) in [
+            (json!({"title": "é".repeat(141)}), 422, "invalid_title"),
+            (json!({"title": "two\nlines"}), 422, "invalid_title"),
+            (json!({"title": 7}), 400, "invalid_body"),
+            (json!({"title": null}), 400, "invalid_body"),
+        ] {
+            let (s, c, _) = error(body.clone());
+            assert_eq!((s, c), (status, code), "{body}");
+        }
+    }
+
     #[test]
     fn accepted_forms() {
-        assert_eq!(parse_patch(json!({"ladder": null})).unwrap(), None);
+        assert_eq!(ladder_of(json!({"ladder": null})), None);
         assert_eq!(
-            parse_patch(json!({"ladder": "off"})).unwrap(),
+            ladder_of(json!({"ladder": "off"})),
             Some(Ladder::source_only())
         );
-        let one = parse_patch(json!({"ladder": {"rungs": [rung("360p", 360)]}}))
-            .unwrap()
-            .unwrap();
+        let one = ladder_of(json!({"ladder": {"rungs": [rung("360p", 360)]}})).unwrap();
         assert!(one.enabled);
         assert_eq!(one.rungs.len(), 1);
         assert_eq!(one.rungs[0].height, 360);
         assert_eq!(one.rungs[0].preset, None);
         // What a view shows is accepted back as it is.
         assert_eq!(
-            parse_patch(json!({ "ladder": to_api(&one) })).unwrap(),
+            ladder_of(json!({ "ladder": to_api(&one) })),
             Some(one.clone())
         );
         assert_eq!(to_api(&Ladder::source_only()), json!("off"));
@@ -217,7 +291,10 @@ mod tests {
     fn malformed_bodies_are_400_naming_the_field() {
         let bad = [
             (json!([]), "expected an object"),
-            (json!({}), "missing field `ladder`"),
+            (
+                json!({}),
+                "nothing to change: expected `title` and/or `ladder`",
+            ),
             (json!({"ladder": null, "x": 1}), "unknown field `x`"),
             (json!({"ladder": "on"}), "ladder: expected null"),
             (json!({"ladder": []}), "ladder: expected null"),
