@@ -15,4 +15,5 @@ mod lowlatency;
 mod playback;
 mod publish;
 mod resilience;
+mod studio;
 mod webapp;
