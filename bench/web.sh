@@ -63,7 +63,7 @@ stop() {
 for mode in 500ms off; do
   start "$mode"
   for i in $(seq "$RUNS"); do
-    node "$ROOT/tests/browser/webapp.mjs" watch "http://$HTTP" bench --seconds 10 > "$OUT/watch-$mode-$i.json" 2>> "$OUT/watch-$mode.log" || true
+    node "$ROOT/tests/browser/webapp.mjs" watch "http://$HTTP" bench --seconds 10 --no-switch > "$OUT/watch-$mode-$i.json" 2>> "$OUT/watch-$mode.log" || true
   done
   if [[ $mode == 500ms ]]; then
     {

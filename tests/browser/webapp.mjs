@@ -3,7 +3,7 @@
 // the way people use them, and prints what happened as ONE JSON line on stdout. Meant to be run
 // by the Rust end-to-end tests, which start the server (and ffmpeg) first.
 //
-//   node tests/browser/webapp.mjs watch    BASE CHANNEL [--seconds 10] [--shots DIR]
+//   node tests/browser/webapp.mjs watch    BASE CHANNEL [--seconds 10] [--shots DIR] [--no-switch]
 //   node tests/browser/webapp.mjs chat     BASE CHANNEL --user NAME --password PW
 //   node tests/browser/webapp.mjs moderate BASE CHANNEL --streamer NAME --password PW
 //   node tests/browser/webapp.mjs accounts BASE
@@ -20,7 +20,9 @@
 //   and bitrate), hls_levels, selected ({value, label}), switched (hls's
 //   loadLevel/currentLevel equal the choice), level_after, played_after_switch_s,
 //   video_height_after, latency_text (what the page shows), latency_s (hls.latency),
-//   screenshot.
+//   stalls (during the N seconds of steady playback, before the switch), stalls_after_switch,
+//   page_bytes {encoded, decoded, count} (the document, scripts and styles the page loaded: as
+//   transferred, as decoded), screenshot. --no-switch skips the switch (benchmarks).
 // chat: a guest (joins with a name) and a signed-in user (logs in through /login; signs up
 //   through /signup when the login is refused) each send a message and wait for the other's.
 //   Fields: guest {name, sent, saw, saw_other}, user {name, role, sent, saw, saw_other},
@@ -379,8 +381,28 @@ async function watchCommand() {
   const renditions = result.levels.filter((l) => l.value !== '-1');
   result.latency_text = await text(page, tid('latency'));
   result.latency_s = await page.evaluate(() => window.__fc.latency());
+  // What the page itself transferred (document, scripts, styles), compressed and not.
+  result.page_bytes = await page.evaluate(() => {
+    const own = (e) => {
+      const u = new URL(e.name);
+      return u.origin === location.origin && /\.(js|css)$/.test(u.pathname);
+    };
+    const entries = [
+      ...performance.getEntriesByType('navigation'),
+      ...performance.getEntriesByType('resource').filter(own),
+    ];
+    return {
+      encoded: entries.reduce((n, e) => n + (e.encodedBodySize || 0), 0),
+      decoded: entries.reduce((n, e) => n + (e.decodedBodySize || 0), 0),
+      count: entries.length,
+    };
+  });
   let switchOk = true;
-  if (renditions.length >= 2) {
+  const stallsBefore = result.stalls;
+  if (opts['no-switch']) {
+    result.selected = null;
+    result.switch_skipped = '--no-switch';
+  } else if (renditions.length >= 2) {
     step('choose the lowest rendition');
     const lowest = [...renditions].sort((a, b) => a.height - b.height || a.bitrate - b.bitrate)[0];
     result.selected = { value: lowest.value, label: lowest.label };
@@ -411,7 +433,9 @@ async function watchCommand() {
   }
   result.latency_text = (await text(page, tid('latency'))) || result.latency_text;
   result.latency_s = await page.evaluate(() => window.__fc.latency());
-  result.stalls = await page.evaluate(() => window.__fc.stalls);
+  // A chosen rendition is switched to at once (hls.js flushes the buffer), which may stall
+  // once: counted apart from the steady playback above.
+  result.stalls_after_switch = (await page.evaluate(() => window.__fc.stalls)) - stallsBefore;
   result.screenshot = await shot(page, opts.shots, 'watch.png');
   const playedOk = result.played_s >= SECONDS / 2;
   if (!playedOk) fail(`played only ${result.played_s} s of ${SECONDS} s`);
