@@ -18,9 +18,13 @@ export interface Joined {
   room: string;
   epoch: string;
   offset: number;
-  you: { name: string; role: Role; banned?: boolean };
+  you: { name: string; role: Role; banned?: boolean; follower?: boolean };
   viewers: number;
   slow: number;
+  /** Only followers (and the streamer and moderators) may post. */
+  followers_only?: boolean;
+  /** Guests (a bare name, no account) may join. */
+  guests?: boolean;
   recovered?: boolean;
   backlog: ChatEvent[];
 }

@@ -71,6 +71,10 @@ function friendlyError(e: ChatErrorFrame, timeoutReason: string | null, banReaso
       return server ? `You can't do that: ${server}.` : "You can't do that.";
     case 'not_joined':
       return 'Join the chat first.';
+    case 'followers_only':
+      return 'Only followers can chat here right now. Follow the channel to join in.';
+    case 'guests_not_allowed':
+      return 'Log in to chat in this channel.';
     default:
       return server || e.reason;
   }
@@ -95,6 +99,10 @@ function describe(e: ChatEvent): string | null {
     }
     case 'clear':
       return `Chat was cleared${by ? ` by ${by}` : ''}`;
+    case 'followers':
+      return e.on ? `Followers-only mode on${by ? ` (by ${by})` : ''}` : 'Followers-only mode off';
+    case 'guests':
+      return e.allowed ? 'Guests may chat again' : `Guests can no longer chat: log in to chat${by ? ` (by ${by})` : ''}`;
     default:
       return null;
   }
@@ -104,14 +112,18 @@ interface Props {
   channel: string;
   /** Whether guests may chat (the watch API's `chat.guests`). */
   guests: boolean;
+  /** Changes when the viewer follows or unfollows: the chat rejoins with a token that says so. */
+  generation?: number;
 }
 
-export function Chat({ channel, guests }: Props) {
+export function Chat({ channel, guests, generation = 0 }: Props) {
   const session = useSession();
   const [lines, setLines] = useState<Line[]>([]);
   const [you, setYou] = useState<{ name: string; role: Role } | null>(null);
   const [viewers, setViewers] = useState<number | null>(null);
   const [slow, setSlow] = useState(0);
+  const [followersOnly, setFollowersOnly] = useState(false);
+  const [guestsAllowed, setGuestsAllowed] = useState(guests);
   const [status, setStatus] = useState<ChatStatus>('idle');
   const [statusDetail, setStatusDetail] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -179,6 +191,8 @@ export function Chat({ channel, guests }: Props) {
       case 'clear':
         return [sys(describe(e) || '')];
       case 'unban':
+      case 'followers':
+      case 'guests':
       case 'slow': {
         const me = youRef.current;
         if (e.type === 'unban' && me && same(me.name, str(e.user))) myReasons.current.ban = null;
@@ -245,6 +259,8 @@ export function Chat({ channel, guests }: Props) {
         setYou(youRef.current);
         setViewers(j.viewers);
         setSlow(j.slow || 0);
+        setFollowersOnly(Boolean(j.followers_only));
+        setGuestsAllowed(j.guests !== false);
         if (mode === 'guest') {
           try {
             localStorage.setItem(NAME_KEY, j.you.name);
@@ -261,6 +277,8 @@ export function Chat({ channel, guests }: Props) {
       },
       onEvent: (e) => {
         if (e.type === 'slow') setSlow(typeof e.seconds === 'number' ? e.seconds : 0);
+        if (e.type === 'followers') setFollowersOnly(Boolean(e.on));
+        if (e.type === 'guests') setGuestsAllowed(e.allowed !== false);
         setLines((prev) => trim(apply(prev, e)));
       },
       onPresence: (n) => setViewers(n),
@@ -286,7 +304,7 @@ export function Chat({ channel, guests }: Props) {
       setStatus('idle');
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [channel, mode, guestJoin, session.loaded, session.user?.name]);
+  }, [channel, mode, guestJoin, session.loaded, session.user?.name, generation]);
 
   // Keep the newest message in view unless the reader scrolled up.
   useLayoutEffect(() => {
@@ -385,6 +403,24 @@ export function Chat({ channel, guests }: Props) {
           </label>
           <button type="button" class="btn small ghost" data-testid="mod-clear" onClick={() => moderate({ type: 'clear' })}>
             Clear chat
+          </button>
+          <button
+            type="button"
+            class="btn small ghost"
+            aria-pressed={followersOnly}
+            data-testid="mod-followers"
+            onClick={() => moderate({ type: 'followers', on: !followersOnly })}
+          >
+            Followers-only: {followersOnly ? 'on' : 'off'}
+          </button>
+          <button
+            type="button"
+            class="btn small ghost"
+            aria-pressed={guestsAllowed}
+            data-testid="mod-guests"
+            onClick={() => moderate({ type: 'guests', allowed: !guestsAllowed })}
+          >
+            Guests: {guestsAllowed ? 'allowed' : 'off'}
           </button>
         </div>
       )}

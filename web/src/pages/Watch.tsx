@@ -62,6 +62,8 @@ export function Watch({ name }: { name: string }) {
   const [fallback, setFallback] = useState(false);
   const [followBusy, setFollowBusy] = useState(false);
   const [followError, setFollowError] = useState<string | null>(null);
+  // Bumped after a follow or unfollow: the chat rejoins with a token that carries it.
+  const [chatGeneration, setChatGeneration] = useState(0);
   const t0 = useRef(firstPage ? 0 : performance.now());
   // The broadcast played here ended (EXT-X-ENDLIST): not to be played again.
   const endedBroadcast = useRef(false);
@@ -168,6 +170,7 @@ export function Watch({ name }: { name: string }) {
     setInfo({ ...info, following: !following, followers: Math.max(0, count + (following ? -1 : 1)) });
     try {
       await api(following ? 'DELETE' : 'PUT', `/api/v1/channels/${seg(name)}/follow`);
+      setChatGeneration((g) => g + 1);
     } catch (e) {
       setInfo({ ...info, following, followers: count });
       setFollowError(`Could not ${following ? 'unfollow' : 'follow'}: ${(e as Error).message}`);
@@ -273,7 +276,7 @@ export function Watch({ name }: { name: string }) {
           </p>
         )}
       </div>
-      <Chat channel={name} guests={info.chat?.guests !== false} />
+      <Chat channel={name} guests={info.chat?.guests !== false} generation={chatGeneration} />
     </div>
   );
 }
