@@ -4,6 +4,7 @@
 // by the Rust end-to-end tests, which start the server (and ffmpeg) first.
 //
 //   node tests/browser/webapp.mjs watch    BASE CHANNEL [--seconds 10] [--shots DIR] [--no-switch]
+//   node tests/browser/webapp.mjs reconnect BASE CHANNEL [--shots DIR]
 //   node tests/browser/webapp.mjs chat     BASE CHANNEL --user NAME --password PW
 //   node tests/browser/webapp.mjs moderate BASE CHANNEL --streamer NAME --password PW
 //   node tests/browser/webapp.mjs accounts BASE
@@ -23,6 +24,11 @@
 //   stalls (during the N seconds of steady playback, before the switch), stalls_after_switch,
 //   page_bytes {encoded, decoded, count} (the document, scripts and styles the page loaded: as
 //   transferred, as decoded), screenshot. --no-switch skips the switch (benchmarks).
+// reconnect: watches the live channel, then prints the step "playing: stop the publisher" on
+//   stderr and waits for the offline state; then prints "offline: start the publisher again" and
+//   waits until the page plays 3 s again, without a reload. The caller (the Rust test) stops and
+//   restarts ffmpeg on those lines. Fields: played_before_s, offline_after_ms, offline_text,
+//   played_after_s, resumed_after_ms; offline.png with --shots.
 // chat: a guest (joins with a name) and a signed-in user (logs in through /login; signs up
 //   through /signup when the login is refused) each send a message and wait for the other's.
 //   Fields: guest {name, sent, saw, saw_other}, user {name, role, sent, saw, saw_other},
@@ -54,7 +60,7 @@ import { parseArgs } from 'node:util';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 
-const USAGE = `usage: webapp.mjs watch|chat|moderate|accounts|studio|shots BASE [CHANNEL] [options] (see the header)`;
+const USAGE = `usage: webapp.mjs watch|reconnect|chat|moderate|accounts|studio|shots BASE [CHANNEL] [options] (see the header)`;
 function usage(msg) {
   process.stderr.write(`webapp.mjs: ${msg}\n${USAGE}\n`);
   process.exit(2);
@@ -75,6 +81,7 @@ try {
       timeout: { type: 'string', default: '30' },
       chromium: { type: 'string', default: process.env.CHROMIUM || '/usr/bin/chromium' },
       verbose: { type: 'boolean', default: false },
+      'no-switch': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -87,7 +94,7 @@ if (opts.help) {
   process.exit(0);
 }
 const [command, baseArg, channelArg] = parsed.positionals;
-const COMMANDS = ['watch', 'chat', 'moderate', 'accounts', 'studio', 'shots'];
+const COMMANDS = ['watch', 'reconnect', 'chat', 'moderate', 'accounts', 'studio', 'shots'];
 if (!COMMANDS.includes(command)) usage(`unknown subcommand ${command ?? '(none)'}`);
 if (!baseArg) usage('BASE (http://HOST:PORT) is required');
 let BASE;
@@ -336,6 +343,57 @@ async function waitChatText(page, needle, what) {
 }
 
 // ---- subcommands ---------------------------------------------------------------------------
+
+/** Seconds of playback until `seconds` more have played (seeks and restarts excluded). */
+async function playFor(page, seconds, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  let played = 0;
+  let last = null;
+  while (played < seconds && Date.now() < deadline) {
+    const now = await page
+      .evaluate(() => (window.__fc && window.__fc.video ? { t: window.__fc.video.currentTime, paused: window.__fc.video.paused } : null))
+      .catch(() => null);
+    if (now && last !== null && !now.paused) {
+      const d = now.t - last;
+      if (d > 0 && d < 1) played += d;
+    }
+    last = now ? now.t : null;
+    await page.waitForTimeout(250);
+  }
+  return Math.round(played * 100) / 100;
+}
+
+async function reconnectCommand() {
+  const context = await newContext();
+  const page = await newPage(context, 'reconnect');
+  step('open the watch page');
+  await page.goto(`${BASE}/${encodeURIComponent(CHANNEL)}`, { waitUntil: 'domcontentloaded' });
+  await waitFor(page, tid('player-video'), 'the player');
+  step('wait for playback');
+  const started = await page
+    .waitForFunction(() => window.__fc && window.__fc.startupMs !== null, null, { timeout: WAIT })
+    .then(() => true)
+    .catch(() => false);
+  if (!started) fail('playback did not start');
+  result.played_before_s = await playFor(page, 2, WAIT * 1000);
+  // The caller stops the publisher when it reads this step on stderr.
+  step('playing: stop the publisher');
+  const stoppedAt = Date.now();
+  await page.waitForSelector(tid('offline'), { timeout: WAIT * 2 }).catch(() => fail('the offline state never showed'));
+  result.offline_after_ms = Date.now() - stoppedAt;
+  result.offline_text = await text(page, tid('offline'));
+  await shot(page, opts.shots, 'offline.png');
+  // The caller publishes again when it reads this step.
+  step('offline: start the publisher again');
+  const backAt = Date.now();
+  await page
+    .waitForSelector(tid('offline'), { timeout: WAIT * 2, state: 'detached' })
+    .catch(() => fail('the page stayed offline after the stream came back'));
+  result.played_after_s = await playFor(page, 3, WAIT * 1000);
+  result.resumed_after_ms = Date.now() - backAt;
+  if (result.played_after_s < 3) fail(`played only ${result.played_after_s} s after the stream came back`);
+  return true;
+}
 
 async function watchCommand() {
   const context = await newContext();
@@ -737,7 +795,7 @@ try {
     ],
   });
   log(`chromium ${browser.version()}; ${command} ${BASE}${CHANNEL ? ` ${CHANNEL}` : ''}`);
-  const run = { watch: watchCommand, chat: chatCommand, moderate: moderateCommand, accounts: accountsCommand, studio: studioCommand, shots: shotsCommand }[command];
+  const run = { watch: watchCommand, reconnect: reconnectCommand, chat: chatCommand, moderate: moderateCommand, accounts: accountsCommand, studio: studioCommand, shots: shotsCommand }[command];
   await run();
   step('done');
   finish(true);

@@ -37,7 +37,10 @@ fn the_directory_lists_live_channels_with_a_thumbnail_and_the_studio_sees_their_
         Some(json!({"title": "Morning show"})),
     );
     assert_eq!(status, 200);
-    assert!(live_entry(&server, "ana-live").is_none(), "offline is not listed");
+    assert!(
+        live_entry(&server, "ana-live").is_none(),
+        "offline is not listed"
+    );
 
     let mut publisher = Publisher::start(&media().av, &server.publish_url(&key), true);
     let entry = wait_for("the channel in the directory", LONG, || {
@@ -74,7 +77,10 @@ fn the_directory_lists_live_channels_with_a_thumbnail_and_the_studio_sees_their_
     assert!((kf - 2.0).abs() < 0.2, "{health}");
     assert_eq!(health["ingest"]["width"], 640, "{health}");
     assert_eq!(health["ingest"]["height"], 360, "{health}");
-    assert!(health["ingest"]["bitrate_kbps"].as_f64().unwrap() > 10.0, "{health}");
+    assert!(
+        health["ingest"]["bitrate_kbps"].as_f64().unwrap() > 10.0,
+        "{health}"
+    );
     assert_eq!(health["renditions"][0]["name"], "source", "{health}");
     assert_eq!(health["renditions"][0]["state"], "live", "{health}");
     assert_eq!(health["warnings"], json!([]), "{health}");
@@ -82,12 +88,20 @@ fn the_directory_lists_live_channels_with_a_thumbnail_and_the_studio_sees_their_
     bob.signup("bob");
     let (status, _) = bob.call("GET", "/api/v1/channels/ana-live/health", None);
     assert_eq!(status, 403);
-    assert_eq!(server.get("/api/v1/channels/ana-live/health", &[]).status, 401);
+    assert_eq!(
+        server.get("/api/v1/channels/ana-live/health", &[]).status,
+        401
+    );
 
     // Viewer telemetry: reports count as viewers and land in the studio and in /metrics.
     let mut player = Browser::new(&server);
-    let mut report = |body: Value| player.send("POST", "/api/v1/qoe", Some(body), false, None).0;
-    let start = json!({"channel": "ana-live", "session": "s1", "event": "start", "startup_ms": 850.0});
+    let mut report = |body: Value| {
+        player
+            .send("POST", "/api/v1/qoe", Some(body), false, None)
+            .0
+    };
+    let start =
+        json!({"channel": "ana-live", "session": "s1", "event": "start", "startup_ms": 850.0});
     assert_eq!(report(start), 204);
     let beat = json!({"channel": "ana-live", "session": "s1", "event": "beat", "latency_s": 2.4,
         "played_ms": 10000.0, "rebuffer_ms": 500.0, "switches": 1, "rendition": "360p"});
@@ -109,7 +123,10 @@ fn the_directory_lists_live_channels_with_a_thumbnail_and_the_studio_sees_their_
         m.contains("ferrocast_qoe_startup_seconds_bucket{channel=\"ana-live\",le=\"1\"} 1"),
         "{m}"
     );
-    assert!(m.contains("ferrocast_viewers{channel=\"ana-live\"} 1"), "{m}");
+    assert!(
+        m.contains("ferrocast_viewers{channel=\"ana-live\"} 1"),
+        "{m}"
+    );
     // One address gets a burst of ten reports, then one a second.
     let refused = (0..12)
         .map(|i| json!({"channel": "ana-live", "session": format!("x{i}"), "event": "beat"}))
@@ -172,5 +189,8 @@ fn the_health_view_warns_of_a_keyframe_interval_other_than_the_segment_duration(
         warned.then_some(h)
     });
     let message = health["warnings"][0]["message"].as_str().unwrap();
-    assert!(message.contains("5.0 s") && message.contains("2 s"), "{health}");
+    assert!(
+        message.contains("5.0 s") && message.contains("2 s"),
+        "{health}"
+    );
 }

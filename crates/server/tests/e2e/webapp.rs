@@ -7,8 +7,10 @@
 use crate::accounts::client::{Browser, PASSWORD};
 use crate::harness::{media, one_browser_at_a_time, wait_for, Publisher, Server};
 use serde_json::Value;
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::time::Duration;
 
 fn browser_dir() -> PathBuf {
@@ -39,20 +41,20 @@ fn webapp(args: &[&str]) -> Value {
         .expect("run node (scripts/deps.sh test installs it)");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
+    result_of(args, &stdout, &stderr)
+}
+
+/// Parses the JSON line of a finished `webapp.mjs` run, with its stderr under `log`.
+fn result_of(args: &[&str], stdout: &str, stderr: &str) -> Value {
     let line = stdout.lines().rev().find(|l| l.starts_with('{'));
     let mut v: Value = line
         .and_then(|l| serde_json::from_str(l).ok())
         .unwrap_or_else(|| panic!("webapp.mjs {args:?} printed no result\n{stdout}\n{stderr}"));
-    v["log"] = Value::String(
-        stderr
-            .chars()
-            .rev()
-            .take(6000)
-            .collect::<String>()
-            .chars()
-            .rev()
-            .collect(),
-    );
+    let tail = stderr.len().saturating_sub(6000);
+    let tail = (tail..stderr.len())
+        .find(|&i| stderr.is_char_boundary(i))
+        .unwrap_or(stderr.len());
+    v["log"] = Value::String(stderr[tail..].to_owned());
     v
 }
 
@@ -159,6 +161,80 @@ fn the_watch_page_plays_the_ladder_switches_rendition_and_shows_the_latency() {
     for file in ["directory.png", "watch.png", "studio.png", "api-docs.png"] {
         assert!(shots.join(file).is_file(), "{file} not saved");
     }
+}
+
+#[test]
+fn the_watch_page_shows_the_offline_state_and_plays_again_when_the_streamer_returns() {
+    let _browser = one_browser_at_a_time();
+    let server = Server::start("webapp-reconnect", &["--ladder", "off"]);
+    let key = streamer_with_channel(&server, "comeback", "again");
+    let url = server.publish_url(&key);
+    let mut publisher = Publisher::start(&media().av, &url, true);
+    wait_for("the channel live", Duration::from_secs(30), || {
+        (server.get("/live/again/master.m3u8", &[]).status == 200).then_some(())
+    });
+    let base = server.url("");
+    let base = base.trim_end_matches('/').to_owned();
+    let shots = shots_dir();
+    let args = [
+        "reconnect",
+        &base,
+        "again",
+        "--shots",
+        shots.to_str().unwrap(),
+    ];
+    let mut child = Command::new("node")
+        .arg(browser_dir().join("webapp.mjs"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run node");
+    // The script says on stderr when the streamer should leave and come back.
+    let (tx, rx) = mpsc::channel::<String>();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = tx.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let wait_line = |needle: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(90);
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            match rx.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+        false
+    };
+    let mut back = None;
+    if wait_line("step: playing: stop the publisher") {
+        // A clean unpublish: the playlist ends at once.
+        publisher.signal("INT");
+        publisher.wait(Duration::from_secs(10));
+        if wait_line("step: offline: start the publisher again") {
+            back = Some(Publisher::start(&media().av, &url, true));
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = reader.join().unwrap();
+    let v = result_of(&args, &String::from_utf8_lossy(&out.stdout), &stderr);
+    drop(back);
+    assert_ok(&v);
+    assert!(
+        v["offline_text"]
+            .as_str()
+            .is_some_and(|t| t.contains("offline")),
+        "{v:#}"
+    );
+    assert!(v["played_after_s"].as_f64().unwrap() >= 3.0, "{v:#}");
 }
 
 #[test]
