@@ -15,15 +15,21 @@
 // (default $CHROMIUM or /usr/bin/chromium), --verbose (browser console on stderr).
 //
 // watch: opens BASE/CHANNEL, waits for playback (window.__fc.startupMs), watches for --seconds,
-//   then picks the lowest rendition in the quality menu and checks that hls.js switched to it
-//   and that playback went on. Fields: started, startup_ms, played_s, stalls, levels (the menu's
-//   options, Auto first: [{value, label, height, bitrate}], Auto's value "-1" with null height
-//   and bitrate), hls_levels, selected ({value, label}), switched (hls's
+//   then (unless --no-switch) picks the lowest rendition in the quality menu and checks that
+//   hls.js switched to it and that playback went on. Fields: started, startup_ms, played_s,
+//   levels (the menu's options, Auto first: [{value, label, height, bitrate}], Auto's value "-1"
+//   with null height and bitrate), hls_levels, selected ({value, label}), switched (hls's
 //   loadLevel/currentLevel equal the choice), level_after, played_after_switch_s,
 //   video_height_after, latency_text (what the page shows), latency_s (hls.latency),
-//   stalls (during the N seconds of steady playback, before the switch), stalls_after_switch,
-//   page_bytes {encoded, decoded, count} (the document, scripts and styles the page loaded: as
-//   transferred, as decoded), screenshot. --no-switch skips the switch (benchmarks).
+//   stalls (how many times playback stalled during the N seconds of steady playback, after
+//   startup and before the rendition switch: what a viewer who just watches gets),
+//   stalls_after_switch (stalls from the switch on: hls.js flushes the buffer for a chosen
+//   rendition, which may stall once; 0 with --no-switch), page_bytes {encoded, decoded, count}
+//   (what the watch page itself transferred, from the Resource Timing entries: the navigation
+//   plus its same-origin scripts, styles and what they load (initiator script, link or css, or a
+//   .js/.css path); playlists, segments, API calls and images left out; encoded = the bytes as
+//   sent, compressed, decoded = after decompression, count = entries summed), screenshot.
+//   --no-switch skips the rendition switch (benchmarks: selected null, switch_skipped says so).
 // reconnect: watches the live channel, then prints the step "playing: stop the publisher" on
 //   stderr and waits for the offline state; then prints "offline: start the publisher again" and
 //   waits until the page plays 3 s again, without a reload. The caller (the Rust test) stops and
@@ -421,11 +427,12 @@ async function watchCommand() {
   }
   result.startup_ms = await page.evaluate(() => Math.round(window.__fc.startupMs));
   step(`watch for ${SECONDS} s`);
-  const t0 = await page.evaluate(() => window.__fc.video.currentTime);
+  const [t0, stalls0] = await page.evaluate(() => [window.__fc.video.currentTime, window.__fc.stalls]);
   await page.waitForTimeout(SECONDS * 1000);
-  const t1 = await page.evaluate(() => window.__fc.video.currentTime);
+  const [t1, stalls1] = await page.evaluate(() => [window.__fc.video.currentTime, window.__fc.stalls]);
   result.played_s = Math.round((t1 - t0) * 100) / 100;
-  result.stalls = await page.evaluate(() => window.__fc.stalls);
+  // Steady-state playback: the stalls of these N seconds only (not startup's, not the switch's).
+  result.stalls = stalls1 - stalls0;
   result.hls_levels = await page.evaluate(() => window.__fc.levels());
   step('read the quality menu');
   result.levels = await page.$$eval(`${tid('quality-select')} option`, (els) =>
@@ -439,11 +446,21 @@ async function watchCommand() {
   const renditions = result.levels.filter((l) => l.value !== '-1');
   result.latency_text = await text(page, tid('latency'));
   result.latency_s = await page.evaluate(() => window.__fc.latency());
-  // What the page itself transferred (document, scripts, styles), compressed and not.
+  // What the watch page itself transferred: the document plus its own scripts and styles (and
+  // what those pull in: fonts, preloads), as sent (compressed) and decoded. Media (playlists,
+  // segments, parts), API calls and images (thumbnails) are left out.
   result.page_bytes = await page.evaluate(() => {
+    const media = /\.(m3u8|m4s|mp4|m4a|m4v|ts|aac|jpe?g|png|gif|webp|avif|svg|ico)$/i;
+    const code = /\.(m?js|css)$/i;
     const own = (e) => {
-      const u = new URL(e.name);
-      return u.origin === location.origin && /\.(js|css)$/.test(u.pathname);
+      let u;
+      try {
+        u = new URL(e.name);
+      } catch {
+        return false;
+      }
+      if (u.origin !== location.origin || u.pathname.startsWith('/api/') || media.test(u.pathname)) return false;
+      return ['script', 'link', 'css'].includes(e.initiatorType) || code.test(u.pathname);
     };
     const entries = [
       ...performance.getEntriesByType('navigation'),
@@ -456,7 +473,7 @@ async function watchCommand() {
     };
   });
   let switchOk = true;
-  const stallsBefore = result.stalls;
+  const stallsBefore = await page.evaluate(() => window.__fc.stalls);
   if (opts['no-switch']) {
     result.selected = null;
     result.switch_skipped = '--no-switch';

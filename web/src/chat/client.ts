@@ -72,6 +72,8 @@ export class ChatClient {
   private pingTimer: ReturnType<typeof setInterval> | null = null;
   private lastFrame = 0;
   private joinedAt = 0;
+  /** Counts `open()` calls: a slower one (still fetching credentials) gives way to a newer one. */
+  private opens = 0;
 
   constructor(
     private readonly url: string,
@@ -96,6 +98,22 @@ export class ChatClient {
     return true;
   }
 
+  /**
+   * Joins again on a new connection with fresh credentials (a new token, e.g. after the account
+   * followed the channel), asking for exactly the events missed in between (`epoch` + `since`).
+   */
+  rejoin(): void {
+    if (!this.wanted) return;
+    this.stopTimers();
+    const ws = this.ws;
+    this.ws = null;
+    this.joined = false;
+    if (ws && ws.readyState <= WebSocket.OPEN) ws.close(1000);
+    this.attempts = 0;
+    this.tokenRetries = 0;
+    this.open();
+  }
+
   close(): void {
     this.wanted = false;
     this.stopTimers();
@@ -115,17 +133,18 @@ export class ChatClient {
 
   private async open() {
     this.stopTimers();
+    const run = ++this.opens;
     this.h.onStatus(this.everJoined ? 'reconnecting' : 'connecting');
     let creds: Credentials;
     try {
       creds = await this.credentials();
     } catch (e) {
-      if (!this.wanted) return;
+      if (!this.wanted || run !== this.opens) return;
       this.h.onStatus('reconnecting', `Could not join the chat: ${(e as Error).message}`);
       this.scheduleReconnect();
       return;
     }
-    if (!this.wanted) return;
+    if (!this.wanted || run !== this.opens) return;
     let ws: WebSocket;
     try {
       ws = new WebSocket(this.url);

@@ -1,132 +1,63 @@
+// The watch page's chat (docs/CHAT.md): read-only history until someone joins (the account's
+// token, or a guest name), then the live room with moderation for the streamer and moderators,
+// the room's modes (slow, followers-only, guests) and polite refusals.
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, api, get, seg } from '../api';
-import { ChatClient, ChatErrorFrame, ChatEvent, ChatStatus, Joined, Role, chatUrl } from '../chat/client';
+import { ChatClient, ChatEvent, ChatStatus, Joined, Role, chatUrl } from '../chat/client';
+import { describe, friendlyError, str } from '../chat/messages';
 import { useSession } from '../session';
-import { nameColor, spanWords, unescapeHtml } from '../util';
-
-interface MessageLine {
-  kind: 'msg';
-  key: string;
-  id: string;
-  ts: number;
-  user: { name: string; role: Role };
-  text: string;
-}
-interface SystemLine {
-  kind: 'sys';
-  key: string;
-  text: string;
-  /** A banned user a moderator may unban from this line. */
-  unban?: string;
-}
-type Line = MessageLine | SystemLine;
+import { unescapeHtml } from '../util';
+import { ChatLine, Line, MessageLine, ModFormState, SystemLine } from './ChatLine';
+import { ChatModeBar } from './ChatModeBar';
 
 const MAX_LINES = 300;
 const TIMEOUT_SECONDS = 600;
 const NAME_KEY = 'ferrocast.chatName';
 
-interface ModForm {
-  mode: 'timeout' | 'ban';
-  user: string;
-  lineKey: string;
-  reason: string;
-}
-
-const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 
 let sysCounter = 0;
 const sys = (text: string, unban?: string): SystemLine => ({ kind: 'sys', key: `sys-${++sysCounter}`, text, unban });
 
-function friendlyError(e: ChatErrorFrame, timeoutReason: string | null, banReason: string | null): string {
-  const secs = typeof e.retry_after_ms === 'number' ? Math.max(1, Math.ceil(e.retry_after_ms / 1000)) : null;
-  const server = e.message || '';
-  switch (e.reason) {
-    case 'timed_out': {
-      const why = timeoutReason || (server && !/^you are timed out\.?$/i.test(server) ? server : null);
-      const left = secs !== null ? ` for ${secs} more second${secs === 1 ? '' : 's'}` : '';
-      return `You are timed out${left}${why ? `: ${why}` : '.'}`;
-    }
-    case 'banned':
-      return `You are banned from this chat${banReason ? `: ${banReason}` : '.'}`;
-    case 'rate_limited':
-      return `You are sending messages too quickly.${secs !== null ? ` Try again in ${secs} s.` : ''}`;
-    case 'slow_mode':
-      return `Slow mode is on.${secs !== null ? ` You can send another message in ${secs} s.` : ''}`;
-    case 'too_long':
-      return 'That message is too long: 500 characters at most.';
-    case 'duplicate':
-      return 'You just sent that message. Say something new.';
-    case 'empty':
-      return 'Type a message first.';
-    case 'name_taken':
-      return 'Someone in this chat already uses that name. Pick another.';
-    case 'invalid_name':
-      return 'Chat names are 2–25 letters, digits or _, starting with a letter or digit.';
-    case 'name_reserved':
-      return 'That name is reserved. Pick another.';
-    case 'bad_token':
-      return 'Your chat session expired. Reload the page to join again.';
-    case 'forbidden':
-      return server ? `You can't do that: ${server}.` : "You can't do that.";
-    case 'not_joined':
-      return 'Join the chat first.';
-    case 'followers_only':
-      return 'Only followers can chat here right now. Follow the channel to join in.';
-    case 'guests_not_allowed':
-      return 'Log in to chat in this channel.';
-    default:
-      return server || e.reason;
-  }
-}
-
-function describe(e: ChatEvent): string | null {
-  const by = str(e.by);
-  const user = str(e.user);
-  const reason = e.reason ? unescapeHtml(str(e.reason)) : '';
-  switch (e.type) {
-    case 'timeout': {
-      const secs = typeof e.seconds === 'number' ? e.seconds : 0;
-      return `${user} was timed out for ${spanWords(secs)}${by ? ` by ${by}` : ''}${reason ? `: ${reason}` : ''}`;
-    }
-    case 'ban':
-      return `${user} was banned${by ? ` by ${by}` : ''}${reason ? `: ${reason}` : ''}`;
-    case 'unban':
-      return `${user} was unbanned${by ? ` by ${by}` : ''}`;
-    case 'slow': {
-      const secs = typeof e.seconds === 'number' ? e.seconds : 0;
-      return secs > 0 ? `Slow mode on: one message every ${spanWords(secs)}` : 'Slow mode off';
-    }
-    case 'clear':
-      return `Chat was cleared${by ? ` by ${by}` : ''}`;
-    case 'followers':
-      return e.on ? `Followers-only mode on${by ? ` (by ${by})` : ''}` : 'Followers-only mode off';
-    case 'guests':
-      return e.allowed ? 'Guests may chat again' : `Guests can no longer chat: log in to chat${by ? ` (by ${by})` : ''}`;
-    default:
-      return null;
-  }
-}
-
 interface Props {
   channel: string;
-  /** Whether guests may chat (the watch API's `chat.guests`). */
+  /** Whether guests may chat (the watch API's `chat.guests`); the room's events update it. */
   guests: boolean;
-  /** Changes when the viewer follows or unfollows: the chat rejoins with a token that says so. */
+  /** Whether only followers may chat (the watch API's `chat.followers_only`). */
+  followersOnly?: boolean;
+  /**
+   * Changes when the viewer follows or unfollows: the chat joins again with a fresh token (which
+   * says whether the account follows) and recovers what it missed meanwhile.
+   */
   generation?: number;
+  /** Follows the channel (offered when a followers-only refusal says so). */
+  onFollow?: () => void;
 }
 
-export function Chat({ channel, guests, generation = 0 }: Props) {
+interface Me {
+  name: string;
+  role: Role;
+  follower: boolean;
+}
+
+/** A refusal shown under the input: its words and the server's reason. */
+interface ErrorLine {
+  text: string;
+  reason?: string;
+}
+
+export function Chat({ channel, guests, followersOnly: followersOnlyProp = false, generation = 0, onFollow }: Props) {
   const session = useSession();
   const [lines, setLines] = useState<Line[]>([]);
-  const [you, setYou] = useState<{ name: string; role: Role } | null>(null);
+  const [you, setYou] = useState<Me | null>(null);
   const [viewers, setViewers] = useState<number | null>(null);
   const [slow, setSlow] = useState(0);
-  const [followersOnly, setFollowersOnly] = useState(false);
+  const [followersOnly, setFollowersOnly] = useState(followersOnlyProp);
   const [guestsAllowed, setGuestsAllowed] = useState(guests);
   const [status, setStatus] = useState<ChatStatus>('idle');
   const [statusDetail, setStatusDetail] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const [error, setErrorLine] = useState<ErrorLine | null>(null);
+  const setError = (text: string | null, reason?: string) => setErrorLine(text === null ? null : { text, reason });
   const [text, setText] = useState('');
   const [guestName, setGuestName] = useState(() => {
     try {
@@ -137,7 +68,7 @@ export function Chat({ channel, guests, generation = 0 }: Props) {
   });
   const [guestJoin, setGuestJoin] = useState<string | null>(null);
   const [tokenUnavailable, setTokenUnavailable] = useState(false);
-  const [modForm, setModForm] = useState<ModForm | null>(null);
+  const [modForm, setModForm] = useState<ModFormState | null>(null);
   const clientRef = useRef<ChatClient | null>(null);
   const youRef = useRef(you);
   youRef.current = you;
@@ -147,16 +78,15 @@ export function Chat({ channel, guests, generation = 0 }: Props) {
   textRef.current = text;
   const logRef = useRef<HTMLOListElement>(null);
   const stick = useRef(true);
-  const inputRef = useRef<HTMLInputElement>(null);
-  const reasonRef = useRef<HTMLInputElement>(null);
-  const modKey = modForm ? `${modForm.mode}:${modForm.lineKey}` : null;
-  useEffect(() => {
-    if (modKey) reasonRef.current?.focus();
-  }, [modKey]);
 
   const signedIn = session.loaded && session.user !== null && !tokenUnavailable;
   // Who joins: the account (a token), a guest who gave a name, or nobody yet.
   const mode: 'token' | 'guest' | 'none' = signedIn ? 'token' : guestJoin ? 'guest' : 'none';
+  const loginHref = `/login?next=/${encodeURIComponent(channel)}`;
+
+  // The watch API's view of the modes (refreshed by the page) until the room tells otherwise.
+  useEffect(() => setGuestsAllowed(guests), [guests]);
+  useEffect(() => setFollowersOnly(followersOnlyProp), [followersOnlyProp]);
 
   // Applies one event of the ordered stream to the view.
   const apply = (list: Line[], e: ChatEvent): Line[] => {
@@ -255,12 +185,14 @@ export function Chat({ channel, guests, generation = 0 }: Props) {
         setStatusDetail(detail ?? null);
       },
       onJoined: (j: Joined, recovered: boolean, rejoin: boolean) => {
-        youRef.current = { name: j.you.name, role: j.you.role };
+        youRef.current = { name: j.you.name, role: j.you.role, follower: Boolean(j.you.follower) };
         setYou(youRef.current);
         setViewers(j.viewers);
         setSlow(j.slow || 0);
         setFollowersOnly(Boolean(j.followers_only));
         setGuestsAllowed(j.guests !== false);
+        // A refusal for a mode may no longer hold (a rejoin after following, say): tried again on send.
+        setErrorLine((prev) => (prev && (prev.reason === 'followers_only' || prev.reason === 'guests_not_allowed') ? null : prev));
         if (mode === 'guest') {
           try {
             localStorage.setItem(NAME_KEY, j.you.name);
@@ -273,7 +205,7 @@ export function Chat({ channel, guests, generation = 0 }: Props) {
           const fresh = (j.backlog || []).reduce(apply, [] as Line[]);
           return trim(rejoin ? [...fresh, sys('Reconnected to the chat.')] : fresh);
         });
-        if (j.you.banned) setError('You are banned from this chat.');
+        if (j.you.banned) setError('You are banned from this chat.', 'banned');
       },
       onEvent: (e) => {
         if (e.type === 'slow') setSlow(typeof e.seconds === 'number' ? e.seconds : 0);
@@ -283,15 +215,16 @@ export function Chat({ channel, guests, generation = 0 }: Props) {
       },
       onPresence: (n) => setViewers(n),
       onError: (e, join) => {
-        setError(friendlyError(e, myReasons.current.timeout, myReasons.current.ban));
+        const ctx = { timeoutReason: myReasons.current.timeout, banReason: myReasons.current.ban, guest: mode === 'guest' };
+        setError(friendlyError(e, ctx), e.reason);
         if (join) {
-          // A refused join: a guest picks another name.
+          // A refused join: a guest picks another name (or, when guests are turned away, logs in).
+          if (e.reason === 'guests_not_allowed') setGuestsAllowed(false);
           if (mode === 'guest') setGuestJoin(null);
           return;
         }
-        if (['timed_out', 'banned', 'rate_limited', 'slow_mode', 'duplicate'].includes(e.reason) && !textRef.current) {
-          setText(lastSent.current);
-        }
+        const retry = ['timed_out', 'banned', 'rate_limited', 'slow_mode', 'duplicate', 'followers_only', 'guests_not_allowed'];
+        if (retry.includes(e.reason) && !textRef.current) setText(lastSent.current);
       },
     });
     clientRef.current = client;
@@ -304,7 +237,15 @@ export function Chat({ channel, guests, generation = 0 }: Props) {
       setStatus('idle');
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [channel, mode, guestJoin, session.loaded, session.user?.name, generation]);
+  }, [channel, mode, guestJoin, session.loaded, session.user?.name]);
+
+  // After a follow or unfollow: the same connection's place in the room, with a fresh token.
+  const seenGeneration = useRef(generation);
+  useEffect(() => {
+    if (generation === seenGeneration.current) return;
+    seenGeneration.current = generation;
+    clientRef.current?.rejoin();
+  }, [generation]);
 
   // Keep the newest message in view unless the reader scrolled up.
   useLayoutEffect(() => {
@@ -341,33 +282,42 @@ export function Chat({ channel, guests, generation = 0 }: Props) {
     setGuestJoin(n);
   };
 
-  const moderate = (cmd: Record<string, unknown>) => {
+  const command = (cmd: Record<string, unknown>) => {
     if (!clientRef.current?.send(cmd)) setError('Not connected to the chat.');
   };
 
+  const joined = status === 'joined' && you !== null;
+  const isMod = joined && (you.role === 'moderator' || you.role === 'streamer');
   const canModerate = (u: { name: string; role: Role }) => {
-    if (!you || (you.role !== 'moderator' && you.role !== 'streamer')) return false;
-    if (same(u.name, you.name) || u.role === 'streamer') return false;
+    if (!isMod || same(u.name, you.name) || u.role === 'streamer') return false;
     return you.role === 'streamer' || u.role === 'viewer';
   };
-  const isMod = you !== null && (you.role === 'moderator' || you.role === 'streamer');
-
-  const submitMod = (e: Event) => {
-    e.preventDefault();
-    if (!modForm) return;
-    const reason = modForm.reason.trim();
-    if (modForm.mode === 'timeout') {
-      moderate({ type: 'timeout', user: modForm.user, seconds: TIMEOUT_SECONDS, ...(reason ? { reason } : {}) });
-    } else {
-      moderate({ type: 'ban', user: modForm.user, ...(reason ? { reason } : {}) });
-    }
+  const submitMod = (form: ModFormState, reason: string) => {
+    const why = reason ? { reason } : {};
+    if (form.mode === 'timeout') command({ type: 'timeout', user: form.user, seconds: TIMEOUT_SECONDS, ...why });
+    else command({ type: 'ban', user: form.user, ...why });
     setModForm(null);
   };
 
-  const joined = status === 'joined' && you !== null;
+  // What the input says when a mode keeps me from posting (I may still try: the refusal explains).
+  const bound = joined && you.role === 'viewer';
+  const placeholder = !joined
+    ? 'Connecting…'
+    : bound && mode === 'guest' && !guestsAllowed
+      ? 'Log in to chat in this channel'
+      : bound && followersOnly && !you.follower
+        ? 'Only followers can chat right now'
+        : `Chat as ${you.name}${slow ? ` (slow mode: ${slow} s)` : ''}`;
 
   return (
-    <aside class="chat" aria-label="Chat" data-testid="chat" data-role={you?.role ?? ''} data-joined={joined ? 'yes' : 'no'}>
+    <aside
+      class="chat"
+      aria-label="Chat"
+      data-testid="chat"
+      data-role={you?.role ?? ''}
+      data-joined={joined ? 'yes' : 'no'}
+      data-follower={you?.follower ? 'yes' : 'no'}
+    >
       <div class="chat-head">
         <h2>Chat</h2>
         <span class="muted small" data-testid="chat-status">
@@ -385,140 +335,23 @@ export function Chat({ channel, guests, generation = 0 }: Props) {
           </span>
         )}
       </div>
-      {isMod && joined && (
-        <div class="chat-modbar" data-testid="chat-modbar">
-          <label>
-            Slow mode{' '}
-            <select
-              value={String(slow)}
-              data-testid="mod-slow"
-              onChange={(e) => moderate({ type: 'slow', seconds: Number((e.currentTarget as HTMLSelectElement).value) })}
-            >
-              {[0, 3, 10, 30, 60, 120].concat([0, 3, 10, 30, 60, 120].includes(slow) ? [] : [slow]).map((s) => (
-                <option key={s} value={String(s)}>
-                  {s === 0 ? 'off' : `${s} s`}
-                </option>
-              ))}
-            </select>
-          </label>
-          <button type="button" class="btn small ghost" data-testid="mod-clear" onClick={() => moderate({ type: 'clear' })}>
-            Clear chat
-          </button>
-          <button
-            type="button"
-            class="btn small ghost"
-            aria-pressed={followersOnly}
-            data-testid="mod-followers"
-            onClick={() => moderate({ type: 'followers', on: !followersOnly })}
-          >
-            Followers-only: {followersOnly ? 'on' : 'off'}
-          </button>
-          <button
-            type="button"
-            class="btn small ghost"
-            aria-pressed={guestsAllowed}
-            data-testid="mod-guests"
-            onClick={() => moderate({ type: 'guests', allowed: !guestsAllowed })}
-          >
-            Guests: {guestsAllowed ? 'allowed' : 'off'}
-          </button>
-        </div>
-      )}
+      {isMod && <ChatModeBar slow={slow} followersOnly={followersOnly} guestsAllowed={guestsAllowed} command={command} />}
       <ol class="chat-log" ref={logRef} onScroll={onScroll} role="log" aria-live="polite" data-testid="chat-log" tabIndex={0}>
         {lines.length === 0 && <li class="chat-system muted">Welcome to the chat!</li>}
-        {lines.map((l) =>
-          l.kind === 'sys' ? (
-            <li key={l.key} class="chat-system" data-testid="chat-system">
-              {l.text}
-              {l.unban && isMod && joined && (
-                <button
-                  type="button"
-                  class="btn tiny ghost"
-                  data-testid="mod-unban"
-                  onClick={() => moderate({ type: 'unban', user: l.unban })}
-                >
-                  Unban
-                </button>
-              )}
-            </li>
-          ) : (
-            <li key={l.key} class="chat-msg" data-testid="chat-message" data-id={l.id} data-user={l.user.name}>
-              <span class="chat-line">
-                {l.user.role !== 'viewer' && (
-                  <span class={`role role-${l.user.role}`} title={l.user.role}>
-                    {l.user.role === 'streamer' ? 'HOST' : 'MOD'}
-                  </span>
-                )}
-                <span class="chat-name" style={{ color: nameColor(l.user.name) }} title={new Date(l.ts).toLocaleTimeString()}>
-                  {l.user.name}
-                </span>
-                <span class="chat-sep">: </span>
-                <span class="chat-text" data-testid="chat-text">
-                  {l.text}
-                </span>
-              </span>
-              {joined && canModerate(l.user) && (
-                <span class="chat-actions">
-                  <button
-                    type="button"
-                    class="btn tiny ghost"
-                    data-testid="mod-delete"
-                    aria-label={`Delete this message by ${l.user.name}`}
-                    onClick={() => moderate({ type: 'delete', id: l.id })}
-                  >
-                    Delete
-                  </button>
-                  <button
-                    type="button"
-                    class="btn tiny ghost"
-                    data-testid="mod-timeout"
-                    aria-label={`Time out ${l.user.name}`}
-                    onClick={() => setModForm({ mode: 'timeout', user: l.user.name, lineKey: l.key, reason: '' })}
-                  >
-                    Timeout
-                  </button>
-                  <button
-                    type="button"
-                    class="btn tiny ghost danger"
-                    data-testid="mod-ban"
-                    aria-label={`Ban ${l.user.name}`}
-                    onClick={() => setModForm({ mode: 'ban', user: l.user.name, lineKey: l.key, reason: '' })}
-                  >
-                    Ban
-                  </button>
-                </span>
-              )}
-              {modForm && modForm.lineKey === l.key && (
-                <form class="mod-form" onSubmit={submitMod} data-testid="mod-form">
-                  <span>
-                    {modForm.mode === 'timeout' ? `Time out ${modForm.user} for 10 minutes` : `Ban ${modForm.user}`}
-                  </span>
-                  <label>
-                    <span class="sr-only">Reason (optional)</span>
-                    <input
-                      type="text"
-                      placeholder="Reason (optional)"
-                      maxLength={200}
-                      value={modForm.reason}
-                      data-testid="mod-reason"
-                      ref={reasonRef}
-                      onInput={(e) => setModForm({ ...modForm, reason: (e.currentTarget as HTMLInputElement).value })}
-                    />
-                  </label>
-                  <button type="submit" class="btn tiny primary" data-testid="mod-confirm">
-                    {modForm.mode === 'timeout' ? 'Time out' : 'Ban'}
-                  </button>
-                  <button type="button" class="btn tiny ghost" data-testid="mod-cancel" onClick={() => setModForm(null)}>
-                    Cancel
-                  </button>
-                </form>
-              )}
-            </li>
-          ),
-        )}
+        {lines.map((l) => (
+          <ChatLine
+            key={l.key}
+            line={l}
+            moderate={l.kind === 'sys' ? isMod : canModerate(l.user)}
+            form={modForm && modForm.lineKey === l.key ? modForm : null}
+            command={command}
+            setForm={setModForm}
+            submitForm={submitMod}
+          />
+        ))}
       </ol>
       <div class="chat-foot">
-        {mode === 'none' && !signedIn && session.loaded && guests && (
+        {mode === 'none' && !signedIn && session.loaded && guestsAllowed && (
           <form class="chat-join" onSubmit={joinAsGuest}>
             <label for="chat-name">Chat name</label>
             <div class="row">
@@ -537,13 +370,14 @@ export function Chat({ channel, guests, generation = 0 }: Props) {
               </button>
             </div>
             <p class="muted small">
-              or <a href={`/login?next=/${encodeURIComponent(channel)}`}>log in</a> to chat with your account
+              or <a href={loginHref}>log in</a> to chat with your account
+              {followersOnly ? ' (followers-only mode is on: only followers can post)' : ''}
             </p>
           </form>
         )}
-        {mode === 'none' && !signedIn && session.loaded && !guests && (
+        {mode === 'none' && !signedIn && session.loaded && !guestsAllowed && (
           <p class="muted" data-testid="chat-login-needed">
-            <a href={`/login?next=/${encodeURIComponent(channel)}`}>Log in</a> to chat.
+            <a href={loginHref}>Log in</a> to chat in this channel.
           </p>
         )}
         {mode !== 'none' && (
@@ -553,11 +387,10 @@ export function Chat({ channel, guests, generation = 0 }: Props) {
             </label>
             <input
               id="chat-input"
-              ref={inputRef}
               type="text"
               maxLength={500}
               autoComplete="off"
-              placeholder={joined ? `Chat as ${you?.name}${slow ? ` (slow mode: ${slow} s)` : ''}` : 'Connecting…'}
+              placeholder={placeholder}
               value={text}
               disabled={!joined}
               data-testid="chat-input"
@@ -569,7 +402,18 @@ export function Chat({ channel, guests, generation = 0 }: Props) {
           </form>
         )}
         <p class="chat-error" data-testid="chat-error" aria-live="polite" role="status">
-          {error || ''}
+          {error?.reason === 'guests_not_allowed' ? (
+            <>
+              <a href={loginHref}>Log in</a> to chat in this channel.
+            </>
+          ) : (
+            error?.text ?? ''
+          )}
+          {error?.reason === 'followers_only' && mode === 'token' && onFollow && (
+            <button type="button" class="btn tiny primary" data-testid="chat-follow" onClick={onFollow}>
+              ♡ Follow
+            </button>
+          )}
         </p>
       </div>
     </aside>

@@ -28,6 +28,36 @@ function bust(url: string, stamp: number): string {
   return `${url}${url.includes('?') ? '&' : '?'}t=${stamp}`;
 }
 
+/** After a thumbnail failed to load, the next try waits this many stamps (10 s each). */
+const THUMB_RETRY_STAMPS = 3;
+
+function ThumbPlaceholder() {
+  return <div class="thumb-placeholder" aria-hidden="true" data-testid="live-thumb-placeholder" />;
+}
+
+/**
+ * A channel's thumbnail, reloaded at every `stamp`. One that fails to load (no keyframe yet, the
+ * broadcast just ended) gives way to a placeholder and is asked for again only 30 s later, so the
+ * directory does not fill the console with 404s.
+ */
+function Thumb({ src, stamp }: { src: string; stamp: number }) {
+  const [failedAt, setFailedAt] = useState<number | null>(null);
+  if (failedAt !== null && stamp < failedAt + THUMB_RETRY_STAMPS) return <ThumbPlaceholder />;
+  return (
+    <img
+      src={bust(src, stamp)}
+      alt=""
+      width={320}
+      height={180}
+      loading="lazy"
+      decoding="async"
+      data-testid="live-thumb"
+      onError={() => setFailedAt(stamp)}
+      onLoad={() => setFailedAt(null)}
+    />
+  );
+}
+
 export function Directory() {
   useTitle('');
   const [data, setData] = useState<DirectoryAnswer | null>(null);
@@ -78,19 +108,7 @@ export function Directory() {
               <li key={c.name} class="card" data-testid="live-card" data-channel={c.name}>
                 <a href={`/${encodeURIComponent(c.name)}`} class="card-link">
                   <div class="thumb">
-                    {showThumb && (
-                      <img
-                        src={bust(thumb, thumbStamp)}
-                        alt=""
-                        width={320}
-                        height={180}
-                        loading="lazy"
-                        decoding="async"
-                        data-testid="live-thumb"
-                        onError={(e) => ((e.currentTarget as HTMLImageElement).style.visibility = 'hidden')}
-                        onLoad={(e) => ((e.currentTarget as HTMLImageElement).style.visibility = 'visible')}
-                      />
-                    )}
+                    {showThumb ? <Thumb src={thumb} stamp={thumbStamp} /> : <ThumbPlaceholder />}
                     <span class="badge live">LIVE</span>
                     {started !== null && (
                       <span class="badge uptime" data-testid="live-uptime" title="Live for">

@@ -17,7 +17,7 @@ interface WatchInfo {
   followers?: number | null;
   following?: boolean | null;
   playback_url?: string | null;
-  chat?: { guests?: boolean } | null;
+  chat?: { guests?: boolean; followers_only?: boolean } | null;
 }
 
 /** Startup of the first page is measured from navigation start; of a later one, from its opening. */
@@ -62,7 +62,8 @@ export function Watch({ name }: { name: string }) {
   const [fallback, setFallback] = useState(false);
   const [followBusy, setFollowBusy] = useState(false);
   const [followError, setFollowError] = useState<string | null>(null);
-  // Bumped after a follow or unfollow: the chat rejoins with a token that carries it.
+  // Bumped after a follow or unfollow: the chat joins again with a fresh token (it says whether
+  // the account follows) and recovers the events of the switch (docs/CHAT.md "Room modes").
   const [chatGeneration, setChatGeneration] = useState(0);
   const t0 = useRef(firstPage ? 0 : performance.now());
   // The broadcast played here ended (EXT-X-ENDLIST): not to be played again.
@@ -276,7 +277,13 @@ export function Watch({ name }: { name: string }) {
           </p>
         )}
       </div>
-      <Chat channel={name} guests={info.chat?.guests !== false} generation={chatGeneration} />
+      <Chat
+        channel={name}
+        guests={info.chat?.guests !== false}
+        followersOnly={Boolean(info.chat?.followers_only)}
+        generation={chatGeneration}
+        onFollow={session.user && !info.following && !fallback && !followBusy ? toggleFollow : undefined}
+      />
     </div>
   );
 }
