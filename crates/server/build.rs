@@ -22,7 +22,7 @@ fn main() {
     if !dist.join("index.html").is_file() {
         panic!(
             "\n\nThe web app is not built: {} has no index.html.\n\
-             Run `scripts/build-web.sh` (needs node and npm; scripts/deps.sh browser installs them),\n\
+             Run `scripts/build-web.sh` (needs node and npm: scripts/deps.sh run installs them),\n\
              then build again.\n\n",
             dist.display()
         );
