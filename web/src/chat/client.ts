@@ -99,19 +99,15 @@ export class ChatClient {
   }
 
   /**
-   * Joins again on a new connection with fresh credentials (a new token, e.g. after the account
-   * followed the channel), asking for exactly the events missed in between (`epoch` + `since`).
+   * Joins again with fresh credentials (a new token: after the account followed the channel,
+   * say). The current connection stays until the credentials are ready, then gives way to a new
+   * one that asks for exactly the events missed in between (`epoch` + `since`).
    */
   rejoin(): void {
     if (!this.wanted) return;
-    this.stopTimers();
-    const ws = this.ws;
-    this.ws = null;
-    this.joined = false;
-    if (ws && ws.readyState <= WebSocket.OPEN) ws.close(1000);
     this.attempts = 0;
     this.tokenRetries = 0;
-    this.open();
+    this.open(true);
   }
 
   close(): void {
@@ -131,20 +127,54 @@ export class ChatClient {
     this.pingTimer = null;
   }
 
-  private async open() {
-    this.stopTimers();
+  /** Closes the current connection, if any, without reconnecting. */
+  private dropSocket() {
+    const ws = this.ws;
+    this.ws = null;
+    this.joined = false;
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    this.pingTimer = null;
+    if (ws && ws.readyState <= WebSocket.OPEN) ws.close(1000);
+  }
+
+  /** `replace`: a rejoin, which keeps a joined connection (and its heartbeat) until the new one opens. */
+  private async open(replace = false) {
+    const keep = replace && this.joined;
+    if (keep) {
+      if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+      this.reconnectTimer = null;
+    } else {
+      this.stopTimers();
+      this.h.onStatus(this.everJoined ? 'reconnecting' : 'connecting');
+    }
     const run = ++this.opens;
-    this.h.onStatus(this.everJoined ? 'reconnecting' : 'connecting');
     let creds: Credentials;
     try {
       creds = await this.credentials();
     } catch (e) {
       if (!this.wanted || run !== this.opens) return;
+      if (keep && this.joined) {
+        // The connection goes on with its old credentials; the rejoin is tried again later.
+        this.attempts += 1;
+        this.reconnectTimer = setTimeout(() => {
+          this.reconnectTimer = null;
+          if (this.wanted) this.open(true);
+        }, this.backoff());
+        return;
+      }
       this.h.onStatus('reconnecting', `Could not join the chat: ${(e as Error).message}`);
       this.scheduleReconnect();
       return;
     }
     if (!this.wanted || run !== this.opens) return;
+    // (A connection that dropped meanwhile scheduled a reconnect: this is it.)
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    if (this.ws) {
+      // A rejoin: the events seen so far are counted in `since`; the new connection recovers the rest.
+      this.dropSocket();
+      this.h.onStatus('reconnecting');
+    }
     let ws: WebSocket;
     try {
       ws = new WebSocket(this.url);
@@ -211,13 +241,17 @@ export class ChatClient {
     if (!this.wanted) return;
     this.stopTimers();
     this.attempts += 1;
-    const base = Math.min(30000, 1000 * 2 ** Math.min(this.attempts - 1, 5));
-    const delay = base / 2 + Math.random() * (base / 2);
     this.h.onStatus('reconnecting');
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       if (this.wanted) this.open();
-    }, delay);
+    }, this.backoff());
+  }
+
+  /** The wait before attempt number `attempts`: 1 s doubling up to 30 s, with jitter. */
+  private backoff(): number {
+    const base = Math.min(30000, 1000 * 2 ** Math.min(Math.max(this.attempts, 1) - 1, 5));
+    return base / 2 + Math.random() * (base / 2);
   }
 
   private track(e: ChatEvent) {

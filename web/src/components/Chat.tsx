@@ -376,7 +376,7 @@ export function Chat({ channel, guests, followersOnly: followersOnlyProp = false
           </form>
         )}
         {mode === 'none' && !signedIn && session.loaded && !guestsAllowed && (
-          <p class="muted" data-testid="chat-login-needed">
+          <p class="muted chat-login-needed" data-testid="chat-login-needed">
             <a href={loginHref}>Log in</a> to chat in this channel.
           </p>
         )}
