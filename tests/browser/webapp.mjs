@@ -7,6 +7,7 @@
 //   node tests/browser/webapp.mjs reconnect BASE CHANNEL [--shots DIR]
 //   node tests/browser/webapp.mjs chat     BASE CHANNEL --user NAME --password PW
 //   node tests/browser/webapp.mjs moderate BASE CHANNEL --streamer NAME --password PW
+//   node tests/browser/webapp.mjs modes    BASE CHANNEL --streamer NAME --user NAME --password PW
 //   node tests/browser/webapp.mjs accounts BASE
 //   node tests/browser/webapp.mjs studio   BASE --user NAME --password PW --channel NAME [--shots DIR]
 //   node tests/browser/webapp.mjs shots    BASE CHANNEL --dir DIR [--user NAME --password PW]
@@ -43,6 +44,11 @@
 //   message (reason "webapp test"); the guest then tries to post. Fields: streamer_role,
 //   guest_name, hidden_for_streamer (the guest's message left the streamer's view),
 //   system_line, guest_error (the text under the guest's input).
+// modes: the streamer (signed in, owns CHANNEL) turns followers-only on from the chat's mode bar;
+//   a signed-in account that does not follow (--user, same --password) tries to post and reads
+//   the refusal; it clicks Follow on the watch page and posts the same text without a reload;
+//   then the streamer turns guests off and a new visitor sees "Log in to chat" instead of the
+//   name form. Fields: refusal, posted_after_follow, visitor_text.
 // accounts: signs up a new account at /signup, logs out, logs in with a wrong password (the
 //   error shown: wrong_password_error), logs in right, then POSTs without X-CSRF-Token from the
 //   page (csrf_refused_status, expected 403) and with it (with_csrf_status).
@@ -66,7 +72,7 @@ import { parseArgs } from 'node:util';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 
-const USAGE = `usage: webapp.mjs watch|reconnect|chat|moderate|accounts|studio|shots BASE [CHANNEL] [options] (see the header)`;
+const USAGE = `usage: webapp.mjs watch|reconnect|chat|moderate|modes|accounts|studio|shots BASE [CHANNEL] [options] (see the header)`;
 function usage(msg) {
   process.stderr.write(`webapp.mjs: ${msg}\n${USAGE}\n`);
   process.exit(2);
@@ -100,7 +106,7 @@ if (opts.help) {
   process.exit(0);
 }
 const [command, baseArg, channelArg] = parsed.positionals;
-const COMMANDS = ['watch', 'reconnect', 'chat', 'moderate', 'accounts', 'studio', 'shots'];
+const COMMANDS = ['watch', 'reconnect', 'chat', 'moderate', 'modes', 'accounts', 'studio', 'shots'];
 if (!COMMANDS.includes(command)) usage(`unknown subcommand ${command ?? '(none)'}`);
 if (!baseArg) usage('BASE (http://HOST:PORT) is required');
 let BASE;
@@ -556,6 +562,51 @@ async function chatCommand() {
   return true;
 }
 
+async function modesCommand() {
+  if (!opts.streamer || !opts.user || !opts.password) usage('modes needs --streamer, --user and --password');
+  const streamer = await newPage(await newContext(), 'streamer');
+  const viewer = await newPage(await newContext(), 'viewer');
+  const joined = (page) => waitFor(page, `${tid('chat')}[data-joined="yes"]`, 'the chat joined');
+  step('the streamer and a viewer log in');
+  await login(streamer, opts.streamer, opts.password, `/${CHANNEL}`);
+  await streamer.goto(`${BASE}/${encodeURIComponent(CHANNEL)}`, { waitUntil: 'domcontentloaded' });
+  await joined(streamer);
+  await login(viewer, opts.user, opts.password, `/${CHANNEL}`);
+  await viewer.goto(`${BASE}/${encodeURIComponent(CHANNEL)}`, { waitUntil: 'domcontentloaded' });
+  await joined(viewer);
+  step('the streamer turns followers-only on');
+  await streamer.click(tid('mod-followers'));
+  await waitFor(streamer, `${tid('mod-followers')}[aria-pressed="true"]`, 'followers-only on');
+  await viewer
+    .waitForFunction(() => [...document.querySelectorAll('[data-testid="chat-system"]')].some((e) => /Followers-only/i.test(e.textContent)), null, { timeout: WAIT })
+    .catch(() => fail("the viewer's chat never said followers-only is on"));
+  step('the viewer, not a follower, tries to post');
+  const attempt = `followers only ${rand()}`;
+  await chatSend(viewer, attempt);
+  await viewer
+    .waitForFunction(() => (document.querySelector('[data-testid="chat-error"]')?.textContent || '').trim() !== '', null, { timeout: WAIT })
+    .catch(() => fail('no refusal shown'));
+  result.refusal = await text(viewer, tid('chat-error'));
+  step('the viewer follows from the watch page and posts again');
+  await viewer.click(tid('follow'));
+  await waitFor(viewer, `${tid('chat')}[data-follower="yes"][data-joined="yes"]`, 'the chat rejoined as a follower');
+  await chatSend(viewer, attempt);
+  result.posted_after_follow = await streamer
+    .waitForFunction((t) => [...document.querySelectorAll('[data-testid="chat-text"]')].some((e) => e.textContent === t), attempt, { timeout: WAIT })
+    .then(() => true)
+    .catch(() => false);
+  if (!result.posted_after_follow) fail("the follower's message never reached the streamer");
+  step('the streamer turns guests off; a visitor is asked to log in');
+  await streamer.click(tid('mod-guests'));
+  await waitFor(streamer, `${tid('mod-guests')}[aria-pressed="false"]`, 'guests off');
+  const visitor = await newPage(await newContext(), 'visitor');
+  await visitor.goto(`${BASE}/${encodeURIComponent(CHANNEL)}`, { waitUntil: 'domcontentloaded' });
+  await waitFor(visitor, tid('chat-login-needed'), 'the log-in prompt for visitors');
+  result.visitor_text = await text(visitor, tid('chat-login-needed'));
+  result.visitor_has_name_form = Boolean(await visitor.$(tid('chat-name')));
+  return true;
+}
+
 async function moderateCommand() {
   if (!opts.streamer || !opts.password) usage('moderate needs --streamer and --password');
   const sCtx = await newContext();
@@ -812,7 +863,7 @@ try {
     ],
   });
   log(`chromium ${browser.version()}; ${command} ${BASE}${CHANNEL ? ` ${CHANNEL}` : ''}`);
-  const run = { watch: watchCommand, reconnect: reconnectCommand, chat: chatCommand, moderate: moderateCommand, accounts: accountsCommand, studio: studioCommand, shots: shotsCommand }[command];
+  const run = { watch: watchCommand, reconnect: reconnectCommand, modes: modesCommand, chat: chatCommand, moderate: moderateCommand, accounts: accountsCommand, studio: studioCommand, shots: shotsCommand }[command];
   await run();
   step('done');
   finish(true);

@@ -283,6 +283,42 @@ fn a_guest_and_an_account_chat_and_the_streamer_times_the_guest_out_from_the_pag
 }
 
 #[test]
+fn followers_only_and_guests_off_from_the_page_and_following_lets_a_viewer_post() {
+    let _browser = one_browser_at_a_time();
+    let server = Server::start("webapp-modes", &["--ladder", "off"]);
+    streamer_with_channel(&server, "hostess", "club");
+    Browser::new(&server).signup("newcomer");
+    let base = server.url("");
+    let base = base.trim_end_matches('/');
+    let v = webapp(&[
+        "modes",
+        base,
+        "club",
+        "--streamer",
+        "hostess",
+        "--user",
+        "newcomer",
+        "--password",
+        PASSWORD,
+    ]);
+    assert_ok(&v);
+    let refusal = v["refusal"].as_str().unwrap_or_default();
+    assert!(refusal.contains("Only followers"), "{v:#}");
+    assert_eq!(v["posted_after_follow"], true, "{v:#}");
+    assert!(
+        v["visitor_text"]
+            .as_str()
+            .is_some_and(|t| t.contains("Log in to chat")),
+        "{v:#}"
+    );
+    assert_eq!(v["visitor_has_name_form"], false, "{v:#}");
+    let (status, w) = Browser::new(&server).call("GET", "/api/v1/watch/club", None);
+    assert_eq!(status, 200);
+    assert_eq!(w["chat"]["followers_only"], true, "{w}");
+    assert_eq!(w["chat"]["guests"], false, "{w}");
+}
+
+#[test]
 fn accounts_and_the_studio_from_the_browser_and_a_rotated_key_stops_publishing() {
     let _browser = one_browser_at_a_time();
     let server = Server::start("webapp-studio", &["--ladder", "off"]);
