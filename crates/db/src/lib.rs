@@ -12,7 +12,7 @@ mod sqlite_users;
 mod users;
 
 pub use chat::{ChatAppend, ChatEventRow, ChatModes, ChatRoomRecord, Hides};
-pub use sqlite::SqliteStore;
+pub use sqlite::{connect as connect_sqlite, SqliteStore};
 pub use users::{ApiTokenRecord, ChannelDetails, NewChannel, TokenHash, UserRecord};
 
 use serde::Serialize;

@@ -17,6 +17,27 @@ pub struct SqliteStore {
 
 const COLUMNS: &str = "id, name, created_at_ms, key_rotated_at_ms, ladder";
 
+/// Opens (creating if needed) a SQLite file the way every Ferrocast database is opened: WAL,
+/// `synchronous=NORMAL` (durable across process crashes, one fsync per checkpoint), a 5 s busy
+/// timeout so concurrent writers queue instead of failing, and a small pool.
+pub async fn connect(path: &Path) -> Result<SqlitePool, DbError> {
+    let url = format!("sqlite://{}", path.display());
+    let options = SqliteConnectOptions::from_str(&url)
+        .map_err(|source| DbError::Open {
+            url: url.clone(),
+            source,
+        })?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(5));
+    SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await
+        .map_err(|source| DbError::Open { url, source })
+}
+
 pub(crate) fn record(row: &sqlx::sqlite::SqliteRow) -> Result<ChannelRecord, sqlx::Error> {
     Ok(ChannelRecord {
         id: row.try_get("id")?,
@@ -30,21 +51,7 @@ pub(crate) fn record(row: &sqlx::sqlite::SqliteRow) -> Result<ChannelRecord, sql
 impl SqliteStore {
     /// Opens or creates the database file and applies pending migrations.
     pub async fn open(path: &Path) -> Result<Self, DbError> {
-        let url = format!("sqlite://{}", path.display());
-        let options = SqliteConnectOptions::from_str(&url)
-            .map_err(|source| DbError::Open {
-                url: url.clone(),
-                source,
-            })?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await
-            .map_err(|source| DbError::Open { url, source })?;
+        let pool = connect(path).await?;
         MIGRATOR.run(&pool).await?;
         Ok(Self { pool })
     }

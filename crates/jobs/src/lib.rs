@@ -64,14 +64,8 @@ pub enum JobError {
     #[error("corrupt job row: {0}")]
     Corrupt(String),
     /// Opening the database failed.
-    #[error("opening job database {url}: {source}")]
-    Open {
-        /// The database URL.
-        url: String,
-        /// The driver's error.
-        #[source]
-        source: sqlx::Error,
-    },
+    #[error("job database: {0}")]
+    Open(#[from] ferrocast_db::DbError),
     /// Migrations could not be applied.
     #[error("applying job migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

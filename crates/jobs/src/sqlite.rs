@@ -8,13 +8,10 @@
 
 use crate::types::{Enqueued, Job, JobId, JobState, Lease, NewJob};
 use crate::{Backoff, JobError};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
+use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection, SqlitePool, Transaction};
 use std::path::Path;
 use std::str::FromStr;
-use std::time::Duration;
 
 /// Its own migrations in its own file: sqlx keeps one `_sqlx_migrations` table per database,
 /// so sharing the main database would mix this crate's versions with `ferrocast-db`'s.
@@ -77,21 +74,7 @@ impl SqliteQueue {
     /// Opens or creates the queue's own database file (e.g. `jobs.db` in the data directory)
     /// and applies pending migrations, with the default back-off.
     pub async fn open(path: &Path) -> Result<Self, JobError> {
-        let url = format!("sqlite://{}", path.display());
-        let options = SqliteConnectOptions::from_str(&url)
-            .map_err(|source| JobError::Open {
-                url: url.clone(),
-                source,
-            })?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await
-            .map_err(|source| JobError::Open { url, source })?;
+        let pool = ferrocast_db::connect_sqlite(path).await?;
         MIGRATOR.run(&pool).await?;
         Ok(Self {
             pool,

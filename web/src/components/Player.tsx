@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { LivePlayer, PlayerView } from '../player/live';
+import { INITIAL_VIEW, LivePlayer, PlayerView } from '../player/live';
 
 interface Props {
   channel: string;
@@ -14,23 +14,11 @@ interface Props {
   offlineNote?: string | null;
 }
 
-const EMPTY: PlayerView = {
-  phase: 'loading',
-  levels: [],
-  manual: -1,
-  current: -1,
-  latency: null,
-  targetLatency: null,
-  behind: false,
-  muted: false,
-  blocked: false,
-  message: null,
-};
 
 export function Player({ channel, url, live, t0, onOffline, isLive, offlineNote }: Props) {
   const videoRef = useRef<HTMLVideoElement>(null);
   const playerRef = useRef<LivePlayer | null>(null);
-  const [view, setView] = useState<PlayerView>(EMPTY);
+  const [view, setView] = useState<PlayerView>(INITIAL_VIEW);
   // The latest callbacks, without restarting the player when they change.
   const cb = useRef({ onOffline, isLive });
   cb.current = { onOffline, isLive };
@@ -38,7 +26,7 @@ export function Player({ channel, url, live, t0, onOffline, isLive, offlineNote 
   useEffect(() => {
     const video = videoRef.current;
     if (!live || !video) return;
-    setView(EMPTY);
+    setView(INITIAL_VIEW);
     const player = new LivePlayer(video, {
       channel,
       url,

@@ -91,21 +91,24 @@ const renditionOf = (url: string | undefined): string | null => {
   return m ? decodeURIComponent(m[1]) : null;
 };
 
+/** What the player shows before anything is known. */
+export const INITIAL_VIEW: PlayerView = {
+  phase: 'loading',
+  levels: [],
+  manual: -1,
+  current: -1,
+  latency: null,
+  targetLatency: null,
+  behind: false,
+  muted: false,
+  blocked: false,
+  message: null,
+};
+
 export class LivePlayer {
   private hls: HlsType | null = null;
   private Hls: HlsClass | null = null;
-  private view: PlayerView = {
-    phase: 'loading',
-    levels: [],
-    manual: -1,
-    current: -1,
-    latency: null,
-    targetLatency: null,
-    behind: false,
-    muted: false,
-    blocked: false,
-    message: null,
-  };
+  private view: PlayerView = { ...INITIAL_VIEW };
   private stopped = false;
   private native = false;
   private ended = false;

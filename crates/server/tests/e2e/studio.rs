@@ -110,6 +110,9 @@ fn the_directory_lists_live_channels_with_a_thumbnail_and_the_studio_sees_their_
     assert_eq!(report(bad), 422);
     let unknown = json!({"channel": "nobody", "session": "s1", "event": "start"});
     assert_eq!(report(unknown), 404);
+    let huge = json!({"channel": "ana-live", "session": "s1", "event": "beat",
+        "rendition": "x".repeat(5000)});
+    assert_eq!(report(huge), 413, "reports are at most 4 KiB");
     assert_eq!(live_entry(&server, "ana-live").unwrap()["viewers"], 1);
     let (status, q) = ana.call("GET", "/api/v1/channels/ana-live/qoe", None);
     assert_eq!(status, 200, "{q}");

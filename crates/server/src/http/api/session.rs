@@ -181,14 +181,21 @@ async fn signup(
         }
         Err(e) => return Err(e.into()),
     };
-    let cookie = start_session(&state, &user, &headers).await?;
+    let res = signed_in(&state, &user, &headers, StatusCode::CREATED).await?;
     metrics::counter!(accounts::SIGNUPS).increment(1);
     tracing::info!(user = %user.name, %ip, admin = user.admin, "account created");
-    let mut res = (
-        StatusCode::CREATED,
-        Json(json!({ "user": accounts::user_json(&user) })),
-    )
-        .into_response();
+    Ok(res)
+}
+
+/// Starts a session for `user`: the answer carries the user and the session cookie.
+async fn signed_in(
+    state: &AppState,
+    user: &UserRecord,
+    headers: &HeaderMap,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let cookie = start_session(state, user, headers).await?;
+    let mut res = (status, Json(json!({ "user": accounts::user_json(user) }))).into_response();
     res.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(no_store(res))
 }
@@ -241,12 +248,10 @@ async fn login(
     if let Err(error) = state.db.delete_expired_sessions(now).await {
         tracing::warn!(%error, "expired sessions not deleted");
     }
-    let cookie = start_session(&state, &user, &headers).await?;
+    let res = signed_in(&state, &user, &headers, StatusCode::OK).await?;
     metrics::counter!(accounts::LOGINS, "result" => "ok").increment(1);
     tracing::info!(user = %user.name, %ip, "login");
-    let mut res = Json(json!({ "user": accounts::user_json(&user) })).into_response();
-    res.headers_mut().append(header::SET_COOKIE, cookie);
-    Ok(no_store(res))
+    Ok(res)
 }
 
 /// `POST /api/v1/auth/logout`: ends the session (CSRF-checked when there is one) → 204.
