@@ -16,13 +16,15 @@ export default defineConfig({
     emptyOutDir: true,
     target: 'es2020',
     sourcemap: false,
-    // hls.js is one chunk of its own, loaded by the watch page only.
+    // hls.js is one chunk of its own, loaded by the watch pages only.
     chunkSizeWarningLimit: 600,
     rollupOptions: {
       output: {
         entryFileNames: 'assets/[name]-[hash].js',
         chunkFileNames: 'assets/[name]-[hash].js',
         assetFileNames: 'assets/[name]-[hash].[ext]',
+        // tus-js-client is loaded by the upload form only; named for what it is.
+        manualChunks: { tus: ['tus-js-client'] },
       },
     },
   },
@@ -33,6 +35,7 @@ export default defineConfig({
       // The API, but not the /api/docs page, which is the app's.
       '^/api/(?!docs(?:$|[/?#]))': { target, changeOrigin: false },
       '/live': { target, changeOrigin: false },
+      '/vod': { target, changeOrigin: false },
       '/chat': { target, ws: true, changeOrigin: false },
       '/metrics': { target, changeOrigin: false },
     },

@@ -11,6 +11,7 @@
 //   node tests/browser/webapp.mjs accounts BASE
 //   node tests/browser/webapp.mjs studio   BASE --user NAME --password PW --channel NAME [--shots DIR]
 //   node tests/browser/webapp.mjs shots    BASE CHANNEL --dir DIR [--user NAME --password PW]
+//   node tests/browser/webapp.mjs vod      BASE VIDEO_ID [--user NAME --password PW] [--shots DIR]
 //
 // Common options: --timeout S (how long any one wait may take, default 30), --chromium PATH
 // (default $CHROMIUM or /usr/bin/chromium), --verbose (browser console on stderr).
@@ -60,6 +61,13 @@
 //   else whatever /studio shows a visitor) and, at 360 px wide, directory-phone.png,
 //   watch-phone.png and studio-phone.png. Fields: pages {NAME: {url, console_errors, overflow_px (phone: page wider
 //   than the screen)}}.
+// vod: opens BASE/videos/VIDEO_ID (a ready video; logged in first with --user, for a private
+//   one), waits until the video has played past 1 s, reads the quality menu and compares it with
+//   the API's renditions (GET /api/v1/videos/ID, from the page), and reads the Download link.
+//   Fields: startup_ms (page load to currentTime > 1 s), played_s, poster (the video's poster
+//   URL), levels (the menu's options, as for watch, plus name), renditions (the API's: [{name,
+//   height, bandwidth}]), missing_renditions (API renditions no option has the height of),
+//   download_url (the link's path and query), screenshot (vod.png with --shots).
 //
 // Every subcommand reports console_errors (console.error messages and uncaught page errors, with
 // the URL for failed loads), expected_errors (failed loads the scenario causes on purpose: a
@@ -72,7 +80,7 @@ import { parseArgs } from 'node:util';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 
-const USAGE = `usage: webapp.mjs watch|reconnect|chat|moderate|modes|accounts|studio|shots BASE [CHANNEL] [options] (see the header)`;
+const USAGE = `usage: webapp.mjs watch|reconnect|chat|moderate|modes|accounts|studio|shots|vod BASE [CHANNEL|VIDEO_ID] [options] (see the header)`;
 function usage(msg) {
   process.stderr.write(`webapp.mjs: ${msg}\n${USAGE}\n`);
   process.exit(2);
@@ -106,7 +114,7 @@ if (opts.help) {
   process.exit(0);
 }
 const [command, baseArg, channelArg] = parsed.positionals;
-const COMMANDS = ['watch', 'reconnect', 'chat', 'moderate', 'modes', 'accounts', 'studio', 'shots'];
+const COMMANDS = ['watch', 'reconnect', 'chat', 'moderate', 'modes', 'accounts', 'studio', 'shots', 'vod'];
 if (!COMMANDS.includes(command)) usage(`unknown subcommand ${command ?? '(none)'}`);
 if (!baseArg) usage('BASE (http://HOST:PORT) is required');
 let BASE;
@@ -117,6 +125,7 @@ try {
 }
 const needsChannel = ['watch', 'chat', 'moderate', 'shots'];
 if (needsChannel.includes(command) && !channelArg) usage(`${command} needs CHANNEL`);
+if (command === 'vod' && !channelArg) usage('vod needs VIDEO_ID');
 const CHANNEL = channelArg;
 const WAIT = Number(opts.timeout) * 1000;
 if (!(WAIT > 0)) usage('--timeout must be a positive number of seconds');
@@ -847,6 +856,65 @@ async function shotsCommand() {
   return true;
 }
 
+async function vodCommand() {
+  const id = CHANNEL;
+  const context = await newContext();
+  const page = await newPage(context, 'vod');
+  const here = `/videos/${encodeURIComponent(id)}`;
+  if (opts.user || opts.password) {
+    if (!opts.user || !opts.password) usage('vod needs both --user and --password, or neither');
+    step('log in');
+    await login(page, opts.user, opts.password, here);
+  }
+  step('open the video page');
+  const opened = Date.now();
+  await page.goto(`${BASE}${here}`, { waitUntil: 'domcontentloaded' });
+  await waitFor(page, tid('vod-video'), 'the player (is the video ready?)');
+  step('wait for playback past 1 s');
+  const video = tid('vod-video');
+  const played = await page
+    .waitForFunction((sel) => document.querySelector(sel).currentTime > 1, video, { timeout: WAIT })
+    .then(() => true)
+    .catch(() => false);
+  if (!played) {
+    const shown = await text(page, tid('vod-error'));
+    fail(`the video did not play past 1 s within ${WAIT / 1000} s${shown ? `; the page shows "${shown}"` : ''}`);
+  }
+  result.startup_ms = Date.now() - opened;
+  result.played_s = await page.$eval(video, (v) => Math.round(v.currentTime * 100) / 100);
+  result.poster = await page.$eval(video, (v) => v.getAttribute('poster'));
+  step('read the quality menu');
+  result.levels = await page.$$eval(`${tid('quality-select')} option`, (els) =>
+    els.map((o) => ({
+      value: o.value,
+      label: (o.textContent || '').trim(),
+      height: o.value === '-1' ? null : Number(o.getAttribute('data-height')),
+      bitrate: o.value === '-1' ? null : Number(o.getAttribute('data-bitrate')),
+      name: o.value === '-1' ? null : o.getAttribute('data-name'),
+    })),
+  );
+  const api = await page.evaluate(async (path) => {
+    const r = await fetch(path, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+    return r.ok ? r.json() : { status: r.status };
+  }, `/api/v1/videos/${encodeURIComponent(id)}`);
+  if (!Array.isArray(api.renditions)) fail(`GET /api/v1/videos/${id} has no renditions: ${JSON.stringify(api)}`);
+  result.renditions = api.renditions.map((r) => ({ name: r.name, height: r.height, bandwidth: r.bandwidth }));
+  const heights = new Set(result.levels.map((l) => l.height));
+  result.missing_renditions = result.renditions.filter((r) => !heights.has(r.height)).map((r) => r.name);
+  step('read the Download link');
+  const href = await page.getAttribute(tid('video-download'), 'href').catch(() => null);
+  if (href) {
+    const u = new URL(href, BASE);
+    result.download_url = u.pathname + u.search;
+  } else result.download_url = null;
+  result.screenshot = await shot(page, opts.shots, 'vod.png');
+  if (result.missing_renditions.length) fail(`the quality menu lacks ${result.missing_renditions.join(', ')}`);
+  if (!result.download_url || !new URL(result.download_url, BASE).pathname.endsWith(`/vod/${id}/download.mp4`)) {
+    fail(`the Download link is ${result.download_url ?? 'missing'}, not /vod/${id}/download.mp4`);
+  }
+  return true;
+}
+
 try {
   const { chromium } = await import('playwright-core');
   browser = await chromium.launch({
@@ -863,7 +931,7 @@ try {
     ],
   });
   log(`chromium ${browser.version()}; ${command} ${BASE}${CHANNEL ? ` ${CHANNEL}` : ''}`);
-  const run = { watch: watchCommand, reconnect: reconnectCommand, modes: modesCommand, chat: chatCommand, moderate: moderateCommand, accounts: accountsCommand, studio: studioCommand, shots: shotsCommand }[command];
+  const run = { watch: watchCommand, reconnect: reconnectCommand, modes: modesCommand, chat: chatCommand, moderate: moderateCommand, accounts: accountsCommand, studio: studioCommand, shots: shotsCommand, vod: vodCommand }[command];
   await run();
   step('done');
   finish(true);

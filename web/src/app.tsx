@@ -4,13 +4,15 @@ import { Watch } from './pages/Watch';
 import { AuthPage } from './pages/Auth';
 import { Studio } from './pages/Studio';
 import { ApiDocs } from './pages/ApiDocs';
+import { Videos } from './pages/Videos';
+import { VideoPage } from './pages/Video';
 import { NotFound } from './pages/NotFound';
 import { useLocation } from './router';
 import { CHANNEL_RE } from './util';
 
 /** Names that are pages, not channels (docs/WEB.md). */
 const RESERVED = new Set([
-  'api', 'assets', 'chat', 'live', 'vod', 'login', 'logout', 'signup', 'studio', 'metrics', 'healthz', 'readyz',
+  'api', 'assets', 'chat', 'live', 'vod', 'login', 'logout', 'signup', 'studio', 'videos', 'metrics', 'healthz', 'readyz',
   'favicon.ico',
 ]);
 
@@ -21,6 +23,10 @@ function route(path: string, query: URLSearchParams) {
   if (p === '/signup') return <AuthPage mode="signup" next={query.get('next')} />;
   if (p === '/studio' || p.startsWith('/studio/')) return <Studio selected={query.get('channel')} />;
   if (p === '/api/docs') return <ApiDocs />;
+  if (p === '/videos') return <Videos />;
+  const v = /^\/videos\/([^/]+)$/.exec(p);
+  // Video ids are path-safe (`v` and hex): anything else is simply not found.
+  if (v) return <VideoPage key={v[1]} id={v[1]} />;
   const m = /^\/([^/]+)$/.exec(p);
   if (m) {
     let name = m[1];

@@ -31,7 +31,7 @@ export function interceptLinks(): void {
     const url = new URL(a.href);
     if (url.origin !== window.location.origin) return;
     // Only the app's pages; media, API and metrics links load for real.
-    if (/^\/(live|chat|metrics|healthz|readyz|assets)(\/|$)/.test(url.pathname)) return;
+    if (/^\/(live|vod|chat|metrics|healthz|readyz|assets)(\/|$)/.test(url.pathname)) return;
     if (/^\/api\//.test(url.pathname) && url.pathname !== '/api/docs') return;
     if (url.pathname === window.location.pathname && url.search === window.location.search && url.hash) return;
     e.preventDefault();

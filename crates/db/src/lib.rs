@@ -1,5 +1,5 @@
 //! The data layer: channels and their (hashed) stream keys, chat rooms, and accounts (users,
-//! sessions, API tokens, follows).
+//! sessions, API tokens, follows) and videos on demand.
 //!
 //! [`Store`] is the one interface the server uses. The embedded default is SQLite under the data
 //! directory; PostgreSQL joins as another variant with its own migrations, so callers never change.
@@ -9,11 +9,14 @@ mod chat;
 mod sqlite;
 mod sqlite_chat;
 mod sqlite_users;
+mod sqlite_videos;
 mod users;
+mod videos;
 
 pub use chat::{ChatAppend, ChatEventRow, ChatModes, ChatRoomRecord, Hides};
 pub use sqlite::{connect as connect_sqlite, SqliteStore};
 pub use users::{ApiTokenRecord, ChannelDetails, NewChannel, TokenHash, UserRecord};
+pub use videos::{VideoRecord, VideoState, VideoUpdate};
 
 use serde::Serialize;
 

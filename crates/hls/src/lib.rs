@@ -29,5 +29,5 @@ pub use lowlatency::{
     PartialSegment, PreloadHint, PreloadHintKind, RenditionReport, ServerControl, Skip,
 };
 pub use media::{MediaPlaylist, MediaSegment, PlaylistType};
-pub use multivariant::{MultivariantPlaylist, VariantStream};
+pub use multivariant::{MediaType, MultivariantPlaylist, Rendition, VariantStream};
 pub use text::{format_program_date_time, write_program_date_time};

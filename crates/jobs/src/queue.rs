@@ -142,6 +142,14 @@ impl Queue {
         }
     }
 
+    /// Up to `limit` jobs whose idempotency key starts with `prefix`, oldest first (callers
+    /// key a group of jobs with a common prefix, e.g. one video's graph).
+    pub async fn list_by_key_prefix(&self, prefix: &str, limit: u32) -> Result<Vec<Job>, JobError> {
+        match self {
+            Queue::Sqlite(q) => q.list_by_key_prefix(prefix, limit).await,
+        }
+    }
+
     /// Depth by state and the age of the oldest due job, for metrics.
     pub async fn stats(&self, now_ms: i64) -> Result<QueueStats, JobError> {
         match self {

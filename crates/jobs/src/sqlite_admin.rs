@@ -195,6 +195,24 @@ impl SqliteQueue {
         rows.iter().map(job).collect()
     }
 
+    pub(crate) async fn list_by_key_prefix(
+        &self,
+        prefix: &str,
+        limit: u32,
+    ) -> Result<Vec<Job>, JobError> {
+        // A range rather than LIKE, so the unique index on the key serves it.
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM jobs WHERE idempotency_key >= ? AND idempotency_key < ? \
+             ORDER BY id LIMIT ?"
+        ))
+        .bind(prefix)
+        .bind(format!("{prefix}\u{10FFFF}"))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(job).collect()
+    }
+
     pub(crate) async fn stats(&self, now_ms: i64) -> Result<QueueStats, JobError> {
         let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")
             .fetch_all(&self.pool)

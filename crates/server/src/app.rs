@@ -26,6 +26,7 @@ pub struct Running {
     shutdown: watch::Sender<bool>,
     http_task: JoinHandle<()>,
     ingest_task: JoinHandle<()>,
+    workers: Vec<JoinHandle<()>>,
 }
 
 /// Opens the data directory and database, binds both listeners and starts serving.
@@ -82,6 +83,18 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         },
         shutdown_rx.clone(),
     ));
+    let vod = crate::vod::Vod::open(
+        config.vod.clone(),
+        &config.data_dir,
+        db.clone(),
+        config.ladder.clone(),
+        crate::vod::media::MediaTools {
+            ffmpeg: transcode.ffmpeg.clone(),
+            ffprobe: crate::vod::media::MediaTools::from_path().ffprobe,
+        },
+    )
+    .await?;
+    let workers = crate::vod::spawn_workers(vod.clone(), config.vod.workers, shutdown_rx.clone());
     let chat_secret = auth::load_or_create_secret(&config.data_dir.join("chat-secret"))?;
     let chat = Chat::start(
         db.clone(),
@@ -111,6 +124,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         rtmp_port: rtmp_addr.port(),
         qoe: crate::qoe::Qoe::default(),
         thumbnails: crate::thumbnail::Thumbnails::new(transcode.ffmpeg.clone()),
+        vod: Some(vod),
     });
 
     let sweeper = state.live.clone();
@@ -141,6 +155,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         shutdown,
         http_task,
         ingest_task,
+        workers,
     })
 }
 
@@ -165,6 +180,9 @@ impl Running {
         let _ = self.shutdown.send(true);
         let _ = self.ingest_task.await;
         self.http_task.await?;
+        for w in self.workers {
+            let _ = w.await;
+        }
         self.state.chat.drain(Duration::from_secs(5)).await;
         info!("shutdown complete");
         Ok(())

@@ -105,6 +105,20 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     f.write_all(b"\n")
 }
 
+/// Hex HMAC-SHA256 of `payload` under `secret`: the MAC of every stateless token we issue.
+pub fn hmac_hex(secret: &[u8], payload: &str) -> String {
+    use hmac::{Hmac, Mac};
+    use std::fmt::Write as _;
+    let mut mac =
+        <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes any key length");
+    mac.update(payload.as_bytes());
+    let mut out = String::with_capacity(64);
+    for b in mac.finalize().into_bytes() {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -115,36 +115,61 @@ fn parse_rung(spec: &str) -> Result<Value, String> {
 
 /// Runs one channel command and prints the server's JSON answer.
 pub fn run(args: &ClientArgs, cmd: &ChannelCommand) -> anyhow::Result<()> {
+    let path = |p: &str| format!("/api/v1/channels{p}");
+    match cmd {
+        ChannelCommand::Create { name } => call(
+            args,
+            "POST",
+            &path(""),
+            Some(serde_json::json!({ "name": name })),
+        ),
+        ChannelCommand::List => call(args, "GET", &path(""), None),
+        ChannelCommand::Get { name } => call(args, "GET", &path(&format!("/{name}")), None),
+        ChannelCommand::Delete { name } => call(args, "DELETE", &path(&format!("/{name}")), None),
+        ChannelCommand::RotateKey { name } => {
+            call(args, "POST", &path(&format!("/{name}/rotate-key")), None)
+        }
+        ChannelCommand::Ladder { name, ladder } => call(
+            args,
+            "PATCH",
+            &path(&format!("/{name}")),
+            Some(ladder.body()),
+        ),
+    }
+}
+
+/// One API request with the admin token; prints the JSON answer pretty, fails on an error
+/// status with the server's message.
+pub fn call(
+    args: &ClientArgs,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> anyhow::Result<()> {
     let token = crate::auth::read_admin_token(&args.data_dir)?;
     let base = args.url.trim_end_matches('/');
-    let url = |p: &str| format!("{base}/api/v1/channels{p}");
+    let url = format!("{base}{path}");
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
         .into();
     let bearer = format!("Bearer {token}");
-    let response = match cmd {
-        ChannelCommand::Create { name } => agent
-            .post(url(""))
+    let response = match (method, body) {
+        ("GET", _) => agent.get(&url).header("Authorization", &bearer).call(),
+        ("DELETE", _) => agent.delete(&url).header("Authorization", &bearer).call(),
+        ("POST", Some(b)) => agent
+            .post(&url)
             .header("Authorization", &bearer)
-            .send_json(serde_json::json!({ "name": name })),
-        ChannelCommand::List => agent.get(url("")).header("Authorization", &bearer).call(),
-        ChannelCommand::Get { name } => agent
-            .get(url(&format!("/{name}")))
-            .header("Authorization", &bearer)
-            .call(),
-        ChannelCommand::Delete { name } => agent
-            .delete(url(&format!("/{name}")))
-            .header("Authorization", &bearer)
-            .call(),
-        ChannelCommand::RotateKey { name } => agent
-            .post(url(&format!("/{name}/rotate-key")))
+            .send_json(b),
+        ("POST", None) => agent
+            .post(&url)
             .header("Authorization", &bearer)
             .send_empty(),
-        ChannelCommand::Ladder { name, ladder } => agent
-            .patch(url(&format!("/{name}")))
+        ("PATCH", b) => agent
+            .patch(&url)
             .header("Authorization", &bearer)
-            .send_json(ladder.body()),
+            .send_json(b.unwrap_or(Value::Null)),
+        (other, _) => bail!("unsupported method {other}"),
     };
     let mut response = response.with_context(|| format!("contacting {base}"))?;
     let status = response.status();

@@ -79,6 +79,9 @@ pub struct ServeArgs {
     /// encode works), x264, nvenc, vaapi or qsv [default: auto].
     #[arg(long, env = "FERROCAST_ENCODER", value_name = "ENCODER")]
     pub encoder: Option<EncoderChoice>,
+    /// Video on demand.
+    #[command(flatten)]
+    pub vod: crate::config_vod::VodArgs,
 }
 
 fn parse_on_off(s: &str) -> Result<bool, String> {
@@ -166,6 +169,8 @@ struct FileConfig {
     chat_heartbeat: Option<Duration>,
     ladder: Option<FileLadder>,
     encoder: Option<EncoderChoice>,
+    vod: Option<crate::config_vod::FileVod>,
+    storage: Option<crate::config_vod::FileStorage>,
 }
 
 mod opt_duration {
@@ -241,6 +246,8 @@ pub struct Config {
     /// The transcoding ladder (`enabled` from `--ladder`).
     pub ladder: Ladder,
     pub encoder: EncoderChoice,
+    /// Video on demand.
+    pub vod: crate::config_vod::VodConfig,
 }
 
 /// Longest segment we accept: beyond this a live stream is no longer "live".
@@ -326,7 +333,13 @@ impl Config {
         };
         ladder.enabled = args.ladder.or(file_switch).unwrap_or(DEFAULT_LADDER);
         ladder.validate().context("ladder")?;
+        let vod = crate::config_vod::VodConfig::resolve(
+            &args.vod,
+            file.vod.as_ref(),
+            file.storage.as_ref(),
+        )?;
         Ok(Config {
+            vod,
             ladder,
             encoder: args.encoder.or(file.encoder).unwrap_or_default(),
             http: args

@@ -16,6 +16,7 @@ mod chat;
 mod client;
 mod clock;
 mod config;
+mod config_vod;
 mod demo;
 mod http;
 mod ingest;
@@ -25,11 +26,12 @@ mod qoe;
 mod state;
 mod thumbnail;
 mod transcode;
+mod vod;
 
 use clap::{Parser, Subcommand};
 use config::{Config, LogFormat, ServeArgs};
 
-/// Live video: RTMP in, HLS out.
+/// Live video and video on demand: RTMP and uploads in, HLS and DASH out.
 #[derive(Debug, Parser)]
 #[command(name = "ferrocast", version, about)]
 struct Cli {
@@ -52,6 +54,16 @@ enum Command {
     },
     /// Manage accounts, directly on the data directory's database.
     User(accounts::cli::UserArgs),
+    /// Run video-on-demand workers only (no listeners), on the same data directory and
+    /// configuration as the server.
+    Worker(ServeArgs),
+    /// Operate the job queue through a running server's API.
+    Jobs {
+        #[command(flatten)]
+        client: client::ClientArgs,
+        #[command(subcommand)]
+        command: vod::cli::JobsCommand,
+    },
 }
 
 fn init_logging(format: LogFormat) {
@@ -86,6 +98,12 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Channel { client, command } => client::run(&client, &command),
         Command::User(args) => accounts::cli::run(&args),
+        Command::Worker(args) => {
+            let config = Config::resolve(&args)?;
+            init_logging(config.log_format);
+            runtime()?.block_on(vod::cli::worker(config))
+        }
+        Command::Jobs { client, command } => vod::cli::run(&client, &command),
     }
 }
 

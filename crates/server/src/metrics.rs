@@ -113,6 +113,31 @@ pub const VIEWERS: &str = "ferrocast_viewers";
 /// Thumbnails made from a live keyframe, by outcome (`ok`, `error`).
 pub const THUMBNAILS: &str = "ferrocast_thumbnails_total";
 
+/// Videos created.
+pub const VOD_VIDEOS_CREATED: &str = "ferrocast_vod_videos_created_total";
+/// Videos that became ready.
+pub const VOD_VIDEOS_READY: &str = "ferrocast_vod_videos_ready_total";
+/// Videos that failed, by code (`not_video`, `too_long`, `processing_failed`, ...).
+pub const VOD_VIDEOS_FAILED: &str = "ferrocast_vod_videos_failed_total";
+/// Uploads completed.
+pub const VOD_UPLOADS: &str = "ferrocast_vod_uploads_total";
+/// Bytes of completed uploads.
+pub const VOD_UPLOAD_BYTES: &str = "ferrocast_vod_upload_bytes_total";
+/// Uploads that broke off or were refused.
+pub const VOD_UPLOAD_ERRORS: &str = "ferrocast_vod_upload_errors_total";
+/// Jobs in each state (the autoscaling signal is `state="ready"`).
+pub const JOBS_DEPTH: &str = "ferrocast_jobs";
+/// Jobs claimable now (ready, or failed with their back-off over).
+pub const JOBS_DUE: &str = "ferrocast_jobs_due";
+/// How long the oldest claimable job has waited, seconds.
+pub const JOBS_OLDEST_AGE: &str = "ferrocast_jobs_oldest_due_age_seconds";
+/// Job attempts ended, by kind and outcome (`succeeded`, `failed`, `refused`, `cancelled`).
+pub const JOBS_FINISHED: &str = "ferrocast_jobs_finished_total";
+/// Job attempt durations, by kind.
+pub const JOB_SECONDS: &str = "ferrocast_job_seconds";
+/// Running jobs whose lease lapsed and that were taken back.
+pub const JOBS_REAPED: &str = "ferrocast_jobs_reaped_total";
+
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// Installs the process-wide recorder once and returns its handle.
@@ -152,6 +177,12 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
         .set_buckets_for_metric(
             Matcher::Full(QOE_REBUFFER.to_owned()),
             &[0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0],
+        )?
+        .set_buckets_for_metric(
+            Matcher::Full(JOB_SECONDS.to_owned()),
+            &[
+                0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 14400.0,
+            ],
         )?
         .install_recorder()?;
     Ok(HANDLE.get_or_init(|| handle).clone())

@@ -60,6 +60,8 @@ pub struct Shared {
     pub qoe: crate::qoe::Qoe,
     /// Directory thumbnails.
     pub thumbnails: crate::thumbnail::Thumbnails,
+    /// Video on demand (absent in unit tests).
+    pub vod: Option<Arc<crate::vod::Vod>>,
 }
 
 impl AppState {

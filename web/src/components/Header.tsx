@@ -32,6 +32,9 @@ export function Header() {
             <a href="/studio" data-testid="nav-studio">
               Studio
             </a>
+            <a href="/videos" data-testid="nav-videos">
+              Videos
+            </a>
             <span class="whoami" data-testid="nav-user" title="Signed in">
               {session.user.name}
             </span>

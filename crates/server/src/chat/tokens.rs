@@ -11,9 +11,6 @@
 //! break a token for a server that does not know it.
 
 use ferrocast_chat::{Reason, Refusal, Role};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-use std::fmt::Write as _;
 
 /// Longest token accepted.
 pub const MAX_TOKEN_LEN: usize = 256;
@@ -40,16 +37,6 @@ fn role_str(role: Role) -> &'static str {
     }
 }
 
-fn mac_hex(secret: &[u8], payload: &str) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes any key length");
-    mac.update(payload.as_bytes());
-    let mut out = String::with_capacity(64);
-    for b in mac.finalize().into_bytes() {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
-}
-
 /// Issues a token for `name` with `role` in `channel`, valid until `expires_unix`; `follower`
 /// says the account follows the channel.
 pub fn issue(
@@ -65,7 +52,7 @@ pub fn issue(
         "v2.{channel}.{name}.{}.{flags}.{expires_unix}",
         role_str(role)
     );
-    let mac = mac_hex(secret, &payload);
+    let mac = crate::auth::hmac_hex(secret, &payload);
     format!("{payload}.{mac}")
 }
 
@@ -82,7 +69,7 @@ pub fn verify(secret: &[u8], channel: &str, token: &str, now_unix: u64) -> Resul
         return Err(bad());
     }
     let (payload, mac) = token.rsplit_once('.').ok_or_else(bad)?;
-    let expected = mac_hex(secret, payload);
+    let expected = crate::auth::hmac_hex(secret, payload);
     if !crate::auth::secrets_equal(expected.as_bytes(), mac.as_bytes()) {
         return Err(bad());
     }
@@ -161,7 +148,7 @@ mod tests {
     fn v1_tokens_still_verify_without_flags() {
         // Made the way the v1 issuer made them.
         let payload = "v1.room.carol.viewer.100";
-        let t = format!("{payload}.{}", mac_hex(SECRET, payload));
+        let t = format!("{payload}.{}", crate::auth::hmac_hex(SECRET, payload));
         assert_eq!(
             verify(SECRET, "room", &t, 10),
             Ok(claims("carol", Role::Viewer, false))
@@ -169,12 +156,12 @@ mod tests {
         assert!(verify(SECRET, "room", &t, 100).is_err());
         // A v1 payload with a flags field (or a v2 one without) is not a token.
         for payload in ["v1.room.carol.viewer.f.100", "v2.room.carol.viewer.100"] {
-            let t = format!("{payload}.{}", mac_hex(SECRET, payload));
+            let t = format!("{payload}.{}", crate::auth::hmac_hex(SECRET, payload));
             assert!(verify(SECRET, "room", &t, 10).is_err(), "{payload}");
         }
         // Unknown flags are ignored.
         let payload = "v2.room.carol.viewer.xf.100";
-        let t = format!("{payload}.{}", mac_hex(SECRET, payload));
+        let t = format!("{payload}.{}", crate::auth::hmac_hex(SECRET, payload));
         assert_eq!(
             verify(SECRET, "room", &t, 10),
             Ok(claims("carol", Role::Viewer, true))

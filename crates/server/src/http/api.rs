@@ -35,6 +35,7 @@ pub const RESERVED_CHANNEL_NAMES: &[&str] = &[
     "chat",
     "live",
     "vod",
+    "videos",
     "login",
     "logout",
     "signup",
@@ -197,7 +198,8 @@ impl FromRequestParts<AppState> for ChannelName {
     }
 }
 
-fn host_of(state: &AppState, headers: &HeaderMap) -> String {
+/// The host name for URLs: the configured public host, or the request's Host without its port.
+pub fn host_of(state: &AppState, headers: &HeaderMap) -> String {
     if let Some(h) = &state.config.public_host {
         return h.clone();
     }

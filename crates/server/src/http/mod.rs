@@ -5,10 +5,14 @@ pub mod chain_body;
 pub mod chat;
 pub mod directory;
 pub mod error;
+pub mod jobs;
 pub mod openapi;
 pub mod ops;
 pub mod origin;
 pub mod serve;
+pub mod uploads;
+pub mod videos;
+pub mod vod;
 pub mod web;
 
 use crate::state::AppState;
@@ -23,6 +27,10 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::routes())
         .merge(openapi::routes())
         .merge(directory::routes())
+        .merge(videos::routes())
+        .merge(jobs::routes())
+        .merge(vod::routes())
+        .merge(uploads::routes())
         .merge(web::routes())
         .fallback(|| async { error::AppError::not_found("route") })
         .layer(axum::middleware::from_fn(crate::metrics::track_http))

@@ -52,6 +52,10 @@ mod tests {
         ("ops.rs", include_str!("ops.rs")),
         ("origin.rs", include_str!("origin.rs")),
         ("web.rs", include_str!("web.rs")),
+        ("videos.rs", include_str!("videos.rs")),
+        ("jobs.rs", include_str!("jobs.rs")),
+        ("vod.rs", include_str!("vod.rs")),
+        ("uploads.rs", include_str!("uploads.rs")),
     ];
 
     /// Routes of the web app's pages and files (docs/WEB.md), not part of the API.
@@ -62,6 +66,7 @@ mod tests {
         "/signup",
         "/studio",
         "/studio/{*rest}",
+        "/videos/{id}",
         "/assets/{*path}",
         "/api/docs",
     ];

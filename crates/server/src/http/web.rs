@@ -45,6 +45,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/docs", get(page))
         .route("/studio", get(page))
         .route("/studio/{*rest}", get(page))
+        .route("/videos/{id}", get(page))
         .route("/assets/{*path}", get(asset))
         .route("/{name}", get(top_level))
 }

@@ -16,4 +16,6 @@ mod playback;
 mod publish;
 mod resilience;
 mod studio;
+mod vod;
+mod vod_s3;
 mod webapp;

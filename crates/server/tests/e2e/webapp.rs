@@ -367,3 +367,12 @@ fn accounts_and_the_studio_from_the_browser_and_a_rotated_key_stops_publishing()
         (server.get("/live/stage/master.m3u8", &[]).status == 200).then_some(())
     });
 }
+
+#[test]
+fn a_video_page_plays_the_vod_ladder_and_offers_the_download() {
+    let server = Server::start("web-vod", &["--vod-preset", "ultrafast"]);
+    let id = crate::vod::ready_video(&server, "sample-720p-6s", 6, "1280x720");
+    let _browser = one_browser_at_a_time();
+    let v = webapp(&["vod", &server.url(""), &id]);
+    assert_ok(&v);
+}
