@@ -148,8 +148,11 @@ capture_transcode() {
 import os, sys, time
 root, out = sys.argv[1], sys.argv[2]
 def descendants(pid):
+    # Every thread's children: the server spawns from its runtime's worker threads.
+    kids = []
     try:
-        kids = open(f"/proc/{pid}/task/{pid}/children").read().split()
+        for t in os.listdir(f"/proc/{pid}/task"):
+            kids += open(f"/proc/{pid}/task/{t}/children").read().split()
     except OSError:
         return []
     return kids + [d for k in kids for d in descendants(k)]

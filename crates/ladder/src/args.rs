@@ -74,7 +74,7 @@ fn output_protocol(url: &str) -> Result<&'static str, LadderError> {
 }
 
 /// A frame rate as ffmpeg reads it: integers bare, others to three decimals.
-fn rate(fps: f64) -> String {
+pub fn ffmpeg_rate(fps: f64) -> String {
     if fps.fract() == 0.0 {
         format!("{fps:.0}")
     } else {
@@ -214,7 +214,7 @@ pub fn ffmpeg_args(
             "-force_key_frames:v".into(),
             "source".into(),
             "-r:v".into(),
-            rate(rung.frame_rate),
+            ffmpeg_rate(rung.frame_rate),
         ]);
         push_all(
             &mut out,
@@ -272,10 +272,10 @@ mod tests {
 
     #[test]
     fn rates() {
-        assert_eq!(rate(30.0), "30");
-        assert_eq!(rate(29.97), "29.97");
-        assert_eq!(rate(30000.0 / 1001.0), "29.97");
-        assert_eq!(rate(12.5), "12.5");
-        assert_eq!(rate(29.9996), "30");
+        assert_eq!(ffmpeg_rate(30.0), "30");
+        assert_eq!(ffmpeg_rate(29.97), "29.97");
+        assert_eq!(ffmpeg_rate(30000.0 / 1001.0), "29.97");
+        assert_eq!(ffmpeg_rate(12.5), "12.5");
+        assert_eq!(ffmpeg_rate(29.9996), "30");
     }
 }

@@ -82,7 +82,7 @@ mod encoder;
 mod plan;
 
 pub use args::{
-    ffmpeg_args, IoSpec, ANALYZE_DURATION_US, AUDIO_SAMPLE_RATE, AUDIO_START_SECONDS,
+    ffmpeg_args, ffmpeg_rate, IoSpec, ANALYZE_DURATION_US, AUDIO_SAMPLE_RATE, AUDIO_START_SECONDS,
     BUFSIZE_FACTOR, PROBE_SIZE_BYTES,
 };
 pub use config::{

@@ -118,16 +118,6 @@ pub fn probe_args(path: &Path) -> Result<Vec<String>, VodError> {
     Ok(out)
 }
 
-/// A frame rate as ffmpeg reads it: integers bare, others to three decimals.
-fn rate(fps: f64) -> String {
-    if fps.fract() == 0.0 {
-        format!("{fps:.0}")
-    } else {
-        let s = format!("{fps:.3}");
-        s.trim_end_matches('0').trim_end_matches('.').to_owned()
-    }
-}
-
 /// The one ffmpeg process that transcodes an upload: decoded once, `split` into one scaler and
 /// libx264 encoder per rung, each written as a video-only FLV to its `rung_outputs` path, and the
 /// first audio stream (when `audio_out` is given) as AAC 128k 48 kHz stereo to its own FLV.
@@ -180,7 +170,7 @@ pub fn transcode_args(
         for (i, rung) in rungs.iter().enumerate() {
             let _ = write!(graph, ";[s{i}]");
             if rung.reduced_from.is_some() {
-                let _ = write!(graph, "fps={},", rate(rung.fps));
+                let _ = write!(graph, "fps={},", ferrocast_ladder::ffmpeg_rate(rung.fps));
             }
             let _ = write!(
                 graph,

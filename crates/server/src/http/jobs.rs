@@ -34,13 +34,7 @@ fn admin<'a>(state: &'a AppState, p: &Principal) -> Result<&'a Vod, AppError> {
             "the job queue is for administrators",
         ));
     }
-    state.vod.as_deref().ok_or_else(|| {
-        AppError::bad_request(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "vod_unavailable",
-            "video on demand is not available on this server",
-        )
-    })
+    super::videos::vod(state).map(|v| &**v)
 }
 
 fn job_error(e: JobError) -> AppError {

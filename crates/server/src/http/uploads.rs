@@ -66,13 +66,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 fn vod(state: &AppState) -> Result<Arc<Vod>, AppError> {
-    state.vod.clone().ok_or_else(|| {
-        AppError::bad_request(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "vod_unavailable",
-            "video on demand is not available on this server",
-        )
-    })
+    super::videos::vod(state).cloned()
 }
 
 fn now_ms() -> u64 {
@@ -280,6 +274,15 @@ async fn create(state: AppState, headers: HeaderMap) -> Result<Response, AppErro
     Ok(res)
 }
 
+/// The tus upload with this id, or 404.
+async fn upload_info(vod: &Vod, id: &str) -> Result<TusInfo, AppError> {
+    vod.tus()
+        .info(id)
+        .await
+        .map_err(tus_error)?
+        .ok_or_else(|| AppError::not_found("upload"))
+}
+
 /// `HEAD /api/v1/uploads/{id}`: the offset to resume from.
 async fn tus_head(
     State(state): State<AppState>,
@@ -291,12 +294,7 @@ async fn tus_head(
     }
     let result = async {
         let vod = vod(&state)?;
-        let info = vod
-            .tus()
-            .info(&id)
-            .await
-            .map_err(tus_error)?
-            .ok_or_else(|| AppError::not_found("upload"))?;
+        let info = upload_info(&vod, &id).await?;
         if info.is_expired(now_ms()) {
             return Err(tus_error(TusError::Expired));
         }
@@ -452,12 +450,7 @@ async fn tus_delete(
     }
     let result = async {
         let vod = vod(&state)?;
-        let info = vod
-            .tus()
-            .info(&id)
-            .await
-            .map_err(tus_error)?
-            .ok_or_else(|| AppError::not_found("upload"))?;
+        let info = upload_info(&vod, &id).await?;
         vod.tus().terminate(&id).await.map_err(tus_error)?;
         if !info.finished {
             if let Ok(grant) = grant_of(&info) {
@@ -564,107 +557,5 @@ async fn receive(body: Body, path: &std::path::Path, max: u64) -> Result<u64, Ap
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::BTreeMap;
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.insert(*k, HeaderValue::from_static(v));
-        }
-        h
-    }
-
-    #[test]
-    fn a_missing_or_other_tus_version_is_412_naming_ours() {
-        assert!(refuse_version(&headers(&[("tus-resumable", "1.0.0")])).is_none());
-        for h in [headers(&[]), headers(&[("tus-resumable", "0.2.2")])] {
-            let res = refuse_version(&h).unwrap();
-            assert_eq!(res.status(), StatusCode::PRECONDITION_FAILED);
-            assert_eq!(res.headers()["tus-version"], "1.0.0");
-        }
-    }
-
-    #[test]
-    fn numeric_headers_are_plain_digits() {
-        let h = headers(&[("upload-offset", "1234")]);
-        assert_eq!(header_u64(&h, &UPLOAD_OFFSET).unwrap(), Some(1234));
-        assert_eq!(header_u64(&headers(&[]), &UPLOAD_OFFSET).unwrap(), None);
-        for bad in ["-1", "+5", "1e3", "", " 5", "99999999999999999999999"] {
-            let mut h = HeaderMap::new();
-            h.insert(UPLOAD_OFFSET, HeaderValue::from_str(bad).unwrap());
-            let e = header_u64(&h, &UPLOAD_OFFSET).unwrap_err();
-            assert_eq!(e.status, StatusCode::BAD_REQUEST, "{bad}");
-        }
-    }
-
-    #[test]
-    fn the_grant_comes_from_the_stored_metadata_and_stays_private() {
-        let info = TusInfo {
-            id: "0".repeat(32),
-            offset: 0,
-            length: 10,
-            metadata: BTreeMap::from([
-                ("video".into(), "v0123456789abcdef".into()),
-                ("key".into(), "sources/v0123456789abcdef".into()),
-                ("max_bytes".into(), "100".into()),
-                ("filename".into(), "a.mp4".into()),
-            ]),
-            expires_at_ms: 0,
-            complete: false,
-            finished: false,
-        };
-        let g = grant_of(&info).unwrap();
-        assert_eq!(
-            (g.video_id.as_str(), g.key.as_str(), g.max_bytes),
-            ("v0123456789abcdef", "sources/v0123456789abcdef", 100)
-        );
-        let shown = parse_metadata(&client_metadata(&info)).unwrap();
-        assert_eq!(
-            shown.keys().collect::<Vec<_>>(),
-            ["filename", "video"],
-            "the storage key and cap are not echoed"
-        );
-        let mut bare = info.clone();
-        bare.metadata.remove("key");
-        assert_eq!(
-            grant_of(&bare).unwrap_err().status,
-            StatusCode::INTERNAL_SERVER_ERROR
-        );
-    }
-
-    #[test]
-    fn tus_errors_map_to_the_spec_statuses() {
-        let cases = [
-            (TusError::NotFound, StatusCode::NOT_FOUND),
-            (TusError::Expired, StatusCode::GONE),
-            (
-                TusError::Conflict {
-                    expected: 1,
-                    got: 0,
-                },
-                StatusCode::CONFLICT,
-            ),
-            (TusError::Locked, StatusCode::LOCKED),
-            (
-                TusError::BeyondLength {
-                    length: 1,
-                    offset: 1,
-                },
-                StatusCode::PAYLOAD_TOO_LARGE,
-            ),
-            (
-                TusError::InvalidMetadata("x".into()),
-                StatusCode::BAD_REQUEST,
-            ),
-            (
-                TusError::DiskFull { path: "/x".into() },
-                StatusCode::INSUFFICIENT_STORAGE,
-            ),
-        ];
-        for (e, status) in cases {
-            assert_eq!(tus_error(e).status, status);
-        }
-    }
-}
+#[path = "uploads_tests.rs"]
+mod tests;

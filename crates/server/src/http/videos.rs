@@ -94,8 +94,9 @@ fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     )
 }
 
-fn vod(state: &AppState) -> Result<&Vod, AppError> {
-    state.vod.as_deref().ok_or_else(|| {
+/// Video on demand, or 503 where it is not set up (unit tests' states).
+pub fn vod(state: &AppState) -> Result<&std::sync::Arc<Vod>, AppError> {
+    state.vod.as_ref().ok_or_else(|| {
         AppError::bad_request(
             StatusCode::SERVICE_UNAVAILABLE,
             "vod_unavailable",
@@ -230,17 +231,22 @@ async fn list(
     Ok(Json(serde_json::json!({ "videos": views })).into_response())
 }
 
-/// Who may see a video: anyone when it is public, its owner and administrators when private
-/// (viewers of a private video get its URLs from whoever shares them).
-async fn visible(state: &AppState, parts: &mut Parts, id: &str) -> Result<VideoRecord, AppError> {
+/// The video with this id, or 404 (an id of the wrong shape never reaches the database).
+async fn find(state: &AppState, id: &str) -> Result<VideoRecord, AppError> {
     if !valid_video_id(id) {
         return Err(AppError::not_found("video"));
     }
-    let video = state
+    state
         .db
         .get_video(id)
         .await?
-        .ok_or_else(|| AppError::not_found("video"))?;
+        .ok_or_else(|| AppError::not_found("video"))
+}
+
+/// Who may see a video: anyone when it is public, its owner and administrators when private
+/// (viewers of a private video get its URLs from whoever shares them).
+async fn visible(state: &AppState, parts: &mut Parts, id: &str) -> Result<VideoRecord, AppError> {
+    let video = find(state, id).await?;
     if video.private {
         let principal = Principal::from_request_parts(parts, state).await.ok();
         if !principal.is_some_and(|p| may_manage(&p, &video)) {
@@ -257,14 +263,7 @@ fn may_manage(p: &Principal, v: &VideoRecord) -> bool {
 }
 
 async fn owned(state: &AppState, p: &Principal, id: &str) -> Result<VideoRecord, AppError> {
-    if !valid_video_id(id) {
-        return Err(AppError::not_found("video"));
-    }
-    let video = state
-        .db
-        .get_video(id)
-        .await?
-        .ok_or_else(|| AppError::not_found("video"))?;
+    let video = find(state, id).await?;
     if !may_manage(p, &video) {
         return Err(AppError::bad_request(
             StatusCode::FORBIDDEN,

@@ -202,6 +202,20 @@ impl Ctx<'_> {
         Ok(n)
     }
 
+    /// A directory in the scratch space for the files a step stages.
+    fn out_dir(&self) -> Result<PathBuf, StepError> {
+        let out = self.scratch.join("out");
+        std::fs::create_dir_all(&out).map_err(io_failure)?;
+        Ok(out)
+    }
+
+    /// Uploads a step's `out` directory to the video's staging prefix, which publish copies.
+    async fn stage(&self, out: &Path) -> Result<(), StepError> {
+        self.put_tree(out, &format!("{}out/", tmp_prefix(self.video)))
+            .await
+            .map(|_| ())
+    }
+
     /// The rung FLVs of the video, as one local directory.
     async fn rungs_dir(&self, plan: &Plan) -> Result<PathBuf, StepError> {
         let prefix = format!("{}rungs/", tmp_prefix(self.video));
@@ -426,11 +440,10 @@ async fn transcode(ctx: &Ctx<'_>, t: &TranscodeJob) -> Result<(), StepError> {
 async fn package(ctx: &Ctx<'_>, plan: &Plan) -> Result<(), StepError> {
     let vod = ctx.vod;
     let rungs = ctx.rungs_dir(plan).await?;
-    let out = ctx.scratch.join("out");
+    let out = ctx.out_dir()?;
     let summary = media::package(&rungs, &plan.rungs, plan.has_audio, &out).await?;
     media::verify(&vod.tools, &out, &summary, plan.duration_s).await?;
-    ctx.put_tree(&out, &format!("{}out/", tmp_prefix(ctx.video)))
-        .await?;
+    ctx.stage(&out).await?;
     ctx.report(1.0, TRANSCODE_SHARE + 0.04).await;
     Ok(())
 }
@@ -444,8 +457,7 @@ fn top(plan: &Plan) -> Result<&VodRung, StepError> {
 
 async fn mp4(ctx: &Ctx<'_>, plan: &Plan) -> Result<(), StepError> {
     let rungs = ctx.rungs_dir(plan).await?;
-    let out = ctx.scratch.join("out");
-    std::fs::create_dir_all(&out).map_err(io_failure)?;
+    let out = ctx.out_dir()?;
     media::make_mp4(
         &ctx.vod.tools,
         &rungs,
@@ -455,15 +467,12 @@ async fn mp4(ctx: &Ctx<'_>, plan: &Plan) -> Result<(), StepError> {
         ctx.stop.clone(),
     )
     .await?;
-    ctx.put_tree(&out, &format!("{}out/", tmp_prefix(ctx.video)))
-        .await?;
-    Ok(())
+    ctx.stage(&out).await
 }
 
 async fn thumbs(ctx: &Ctx<'_>, plan: &Plan) -> Result<(), StepError> {
     let rungs = ctx.rungs_dir(plan).await?;
-    let out = ctx.scratch.join("out");
-    std::fs::create_dir_all(&out).map_err(io_failure)?;
+    let out = ctx.out_dir()?;
     let input = rungs.join(format!("{}.flv", top(plan)?.name));
     media::make_thumbnails(
         &ctx.vod.tools,
@@ -473,9 +482,7 @@ async fn thumbs(ctx: &Ctx<'_>, plan: &Plan) -> Result<(), StepError> {
         ctx.stop.clone(),
     )
     .await?;
-    ctx.put_tree(&out, &format!("{}out/", tmp_prefix(ctx.video)))
-        .await?;
-    Ok(())
+    ctx.stage(&out).await
 }
 
 async fn publish(ctx: &Ctx<'_>, plan: &Plan) -> Result<(), StepError> {

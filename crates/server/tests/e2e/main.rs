@@ -17,5 +17,6 @@ mod publish;
 mod resilience;
 mod studio;
 mod vod;
+mod vod_ops;
 mod vod_s3;
 mod webapp;

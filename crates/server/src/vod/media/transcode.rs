@@ -86,6 +86,17 @@ mod tests {
     use std::sync::Mutex;
     use std::time::{Duration, Instant};
 
+    fn rung_360p() -> VodRung {
+        VodRung {
+            name: "360p".into(),
+            width: 640,
+            height: 360,
+            video_kbps: 800,
+            fps: 30.0,
+            reduced_from: None,
+        }
+    }
+
     /// Keyframe times (ms) of an FLV's video.
     pub(crate) fn keyframes(path: &Path) -> Vec<u32> {
         let bytes = std::fs::read(path).unwrap();
@@ -145,14 +156,7 @@ mod tests {
         let dir = TempDir::new();
         let tools = MediaTools::from_path();
         let src = make_source(dir.path(), "long.mp4", "640x360", 60, false);
-        let rung = VodRung {
-            name: "360p".into(),
-            width: 640,
-            height: 360,
-            video_kbps: 800,
-            fps: 30.0,
-            reduced_from: None,
-        };
+        let rung = rung_360p();
         let (tx, rx) = watch::channel(false);
         let started = Mutex::new(None::<Instant>);
         let task = transcode(
@@ -200,14 +204,7 @@ mod tests {
         let bytes = std::fs::read(&src).unwrap();
         let cut = dir.path().join("cut.mp4");
         std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
-        let rung = VodRung {
-            name: "360p".into(),
-            width: 640,
-            height: 360,
-            video_kbps: 800,
-            fps: 30.0,
-            reduced_from: None,
-        };
+        let rung = rung_360p();
         let (_tx, rx) = watch::channel(false);
         let out = dir.path().join("out");
         std::fs::create_dir_all(&out).unwrap();
