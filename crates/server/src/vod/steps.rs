@@ -489,24 +489,26 @@ async fn publish(ctx: &Ctx<'_>, plan: &Plan) -> Result<(), StepError> {
     let storage = &ctx.vod.storage;
     let staged = format!("{}out/", tmp_prefix(ctx.video));
     let dest = vod_prefix(ctx.video);
+    let meta_key = format!("{dest}meta.json");
     let objects = storage.list(&staged).await?;
     if objects.is_empty() {
-        // Staging is removed only after the video was marked ready: a publish run again after
-        // that (its completion was lost) has nothing left to do.
-        let done = ctx.vod.db.get_video(ctx.video).await.ok().flatten();
-        if done.is_some_and(|v| v.state == VideoState::Ready) {
-            return Ok(());
+        // Staging is removed only once the outputs are in place: a publish run again after that
+        // (killed before it marked the video ready, or its completion lost) just finishes.
+        if storage.head(&meta_key).await?.is_none() {
+            return Err(StepError::Failed("nothing staged to publish".into()));
         }
-        return Err(StepError::Failed("nothing staged to publish".into()));
-    }
-    // Copies rather than moves: a publish killed halfway is simply run again.
-    storage.delete_prefix(&dest).await?;
-    for (key, _) in &objects {
-        let rel = key.strip_prefix(&staged).unwrap_or(key);
-        storage.copy(key, &format!("{dest}{rel}")).await?;
+    } else {
+        // Copies rather than moves: a publish killed halfway is simply run again.
+        storage.delete_prefix(&dest).await?;
+        for (key, _) in &objects {
+            let rel = key.strip_prefix(&staged).unwrap_or(key);
+            storage.copy(key, &format!("{dest}{rel}")).await?;
+        }
+        // Intermediates go before the video shows ready, so a ready video has left nothing.
+        storage.delete_prefix(&tmp_prefix(ctx.video)).await?;
     }
     let meta = storage
-        .get_bytes(&format!("{dest}meta.json"))
+        .get_bytes(&meta_key)
         .await?
         .map(|b| String::from_utf8_lossy(&b).into_owned());
     ctx.set_video(VideoUpdate {
@@ -518,7 +520,6 @@ async fn publish(ctx: &Ctx<'_>, plan: &Plan) -> Result<(), StepError> {
         ..VideoUpdate::default()
     })
     .await;
-    storage.delete_prefix(&tmp_prefix(ctx.video)).await?;
     ctx.vod
         .progress
         .lock()

@@ -266,8 +266,16 @@ fn presigned_upload_of_a_1080p_file_plays_every_rendition() {
     assert!(server
         .metrics()
         .contains("ferrocast_jobs{state=\"succeeded\"}"));
-    let (status, jobs) = server.api("GET", "/api/v1/jobs?state=succeeded", None);
-    assert_eq!(status, 200);
+    // The video is ready a moment before its publish job is recorded as done.
+    let jobs = wait_for(
+        "the publish job to succeed",
+        Duration::from_secs(10),
+        || {
+            let (status, jobs) = server.api("GET", "/api/v1/jobs?state=succeeded", None);
+            assert_eq!(status, 200);
+            (jobs["jobs"].as_array()?.len() == 6).then_some(jobs)
+        },
+    );
     let kinds: Vec<&str> = jobs["jobs"]
         .as_array()
         .unwrap()
@@ -566,7 +574,15 @@ fn a_sigkill_mid_transcode_is_retried_into_exactly_one_set_of_outputs() {
     );
     let server = Server::start_in(data_dir.clone(), &["--workers", "1"]);
     let v = ready(&server, &id);
-    let (_, jobs) = server.api("GET", "/api/v1/jobs?state=succeeded", None);
+    // The video is ready a moment before its publish job (and its scratch) is done with.
+    let jobs = wait_for(
+        "the publish job to succeed",
+        Duration::from_secs(10),
+        || {
+            let (_, jobs) = server.api("GET", "/api/v1/jobs?state=succeeded", None);
+            (jobs["jobs"].as_array()?.len() == 6).then_some(jobs)
+        },
+    );
     let transcode = jobs["jobs"]
         .as_array()
         .unwrap()
