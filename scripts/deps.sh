@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what Ferrocast's demo, tests and benchmarks need on Debian 12, only when missing.
-#   scripts/deps.sh [run|test|browser|bench]   (default: test)
+#   scripts/deps.sh [run|test|browser|moto|bench]   (default: test)
 #     all      make (builds jemalloc, the allocator), node and npm (build the web app)
 #     run      ffmpeg
-#     test     ffmpeg, GStreamer, and the browser kit below
+#     test     ffmpeg, GStreamer, curl and procps (the VOD tests), and the browser kit below
 #     browser  only the browser kit: chromium and tests/browser's npm packages (playwright-core,
 #              hls.js, dash.js)
 # node and npm are Debian's unless a node is already on PATH. The web app's own npm packages are
@@ -23,7 +23,7 @@ moto=false
 case $what in
   run) pkgs+=(ffmpeg) ;;
   test)
-    pkgs+=(ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly)
+    pkgs+=(ffmpeg curl procps util-linux gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly)
     browser=true
     moto=true
     ;;
