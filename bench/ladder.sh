@@ -101,12 +101,8 @@ cleanup() {
   rm -rf "$SCRATCH"
 }
 trap cleanup EXIT
-forget() { local p keep=(); for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done; PIDS=("${keep[@]}"); }
-stop() { # PID: SIGTERM, wait, forget
-  kill "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-  forget "$1"
-}
+# forget, stop, cpu_sample.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 {
   echo "date: $(date -Is)"
@@ -117,8 +113,6 @@ stop() { # PID: SIGTERM, wait, forget
   echo "cores: $CORES ($(nproc) online); window: ${WARMUP}s warm-up + ${WINDOW}s measured; reps: $REPS"
 } > "$OUT/setup.txt"
 
-# cpu_sample PID (bench/cpu.sh).
-source "$(dirname "${BASH_SOURCE[0]}")/cpu.sh"
 
 start_server() { # LOG [serve options...]: starts ferrocast with a fresh data dir; sets FC_PID, KEY
   local log=$1; shift

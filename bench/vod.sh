@@ -86,12 +86,8 @@ cleanup() {
   rm -rf "$SCRATCH"
 }
 trap cleanup EXIT
-forget() { local p keep=(); for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done; PIDS=("${keep[@]}"); }
-stop() { # PID: SIGTERM, wait, forget
-  kill "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-  forget "$1"
-}
+# forget, stop, cpu_sample.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 {
   echo "date: $(date -Is)"
@@ -114,8 +110,6 @@ print(json.dumps(v) if isinstance(v, (dict, list)) else ("" if v is None else v)
 PY
 }
 
-# cpu_sample PID (bench/cpu.sh).
-source "$(dirname "${BASH_SOURCE[0]}")/cpu.sh"
 
 # capture_transcode PID FILE: waits (in the background) for the transcode ffmpeg under PID (the
 # one with a `split` filter graph) and writes its arguments to FILE, one per line.

@@ -73,6 +73,25 @@ fn output_protocol(url: &str) -> Result<&'static str, LadderError> {
     Ok(protocol)
 }
 
+/// The rate control and GOP arguments of a rung, live or on demand: `-b:v` = `-maxrate` = the
+/// bitrate, a VBV of [`BUFSIZE_FACTOR`] times it, and a GOP cap far above any keyframe interval,
+/// so that only the keyframes the caller forces occur.
+pub fn rate_control_args(kbps: u32) -> [String; 10] {
+    let gop = MAX_GOP_FRAMES.to_string();
+    [
+        "-b:v".into(),
+        format!("{kbps}k"),
+        "-maxrate".into(),
+        format!("{kbps}k"),
+        "-bufsize".into(),
+        format!("{}k", kbps.saturating_mul(BUFSIZE_FACTOR)),
+        "-g".into(),
+        gop.clone(),
+        "-keyint_min".into(),
+        gop,
+    ]
+}
+
 /// A frame rate as ffmpeg reads it: integers bare, others to three decimals.
 pub fn ffmpeg_rate(fps: f64) -> String {
     if fps.fract() == 0.0 {
@@ -166,7 +185,6 @@ pub fn ffmpeg_args(
     }
     let has_audio = plan.iter().any(|r| r.audio_bitrate_kbps.is_some());
 
-    let gop = MAX_GOP_FRAMES.to_string();
     let mut out = Vec::new();
     push_all(
         &mut out,
@@ -199,18 +217,8 @@ pub fn ffmpeg_args(
             out.push(format!("[a{i}]"));
         }
         encoder.codec_args(rung.preset.as_deref(), &mut out);
-        let kbps = rung.video_bitrate_kbps;
+        out.extend(rate_control_args(rung.video_bitrate_kbps));
         out.extend([
-            "-b:v".into(),
-            format!("{kbps}k"),
-            "-maxrate".into(),
-            format!("{kbps}k"),
-            "-bufsize".into(),
-            format!("{}k", kbps.saturating_mul(BUFSIZE_FACTOR)),
-            "-g".into(),
-            gop.clone(),
-            "-keyint_min".into(),
-            gop.clone(),
             "-force_key_frames:v".into(),
             "source".into(),
             "-r:v".into(),

@@ -82,8 +82,8 @@ mod encoder;
 mod plan;
 
 pub use args::{
-    ffmpeg_args, ffmpeg_rate, IoSpec, ANALYZE_DURATION_US, AUDIO_SAMPLE_RATE, AUDIO_START_SECONDS,
-    BUFSIZE_FACTOR, PROBE_SIZE_BYTES,
+    ffmpeg_args, ffmpeg_rate, rate_control_args, IoSpec, ANALYZE_DURATION_US, AUDIO_SAMPLE_RATE,
+    AUDIO_START_SECONDS, BUFSIZE_FACTOR, PROBE_SIZE_BYTES,
 };
 pub use config::{
     Ladder, Rung, AUDIO_KBPS_RANGE, FRAME_RATE_RANGE, HEIGHT_RANGE, MAX_NAME_LEN, MAX_RUNGS,

@@ -142,6 +142,17 @@ impl Storage {
         StorageError::store(self.kind(), op, key, e)
     }
 
+    /// The file behind `loc` on the local backend; `op` names the operation in the error.
+    fn file_of(
+        &self,
+        fs: &LocalFileSystem,
+        loc: &object_store::path::Path,
+        op: &'static str,
+        key: &str,
+    ) -> Result<PathBuf, StorageError> {
+        fs.path_to_filesystem(loc).map_err(|e| self.err(op, key, e))
+    }
+
     /// The file holding `key` on the local backend (whether or not it exists); `None` on S3
     /// or for an invalid key.
     pub fn local_path(&self, key: &str) -> Option<PathBuf> {
@@ -157,9 +168,7 @@ impl Storage {
         let loc = check_key(key)?;
         match &*self.inner {
             Backend::Local { fs } => {
-                let dest = fs
-                    .path_to_filesystem(&loc)
-                    .map_err(|e| self.err("write", key, e))?;
+                let dest = self.file_of(fs, &loc, "write", key)?;
                 local::copy_in(path, &dest).await
             }
             Backend::S3 { s3 } => self.s3_put_file(s3, key, &loc, path).await,
@@ -172,9 +181,7 @@ impl Storage {
         let loc = check_key(key)?;
         match &*self.inner {
             Backend::Local { fs } => {
-                let dest = fs
-                    .path_to_filesystem(&loc)
-                    .map_err(|e| self.err("write", key, e))?;
+                let dest = self.file_of(fs, &loc, "write", key)?;
                 local::move_in(path, &dest).await
             }
             Backend::S3 { s3 } => {
@@ -251,9 +258,7 @@ impl Storage {
         let loc = check_key(key)?;
         let s3 = match &*self.inner {
             Backend::Local { fs } => {
-                let src = fs
-                    .path_to_filesystem(&loc)
-                    .map_err(|e| self.err("read", key, e))?;
+                let src = self.file_of(fs, &loc, "read", key)?;
                 return local::copy_out(key, &src, path).await;
             }
             Backend::S3 { s3 } => s3,
@@ -322,9 +327,7 @@ impl Storage {
         let loc = check_key(key)?;
         match &*self.inner {
             Backend::Local { fs } => {
-                let path = fs
-                    .path_to_filesystem(&loc)
-                    .map_err(|e| self.err("read", key, e))?;
+                let path = self.file_of(fs, &loc, "read", key)?;
                 local::head(&path).await
             }
             Backend::S3 { s3 } => match s3.head(&loc).await {
@@ -349,9 +352,7 @@ impl Storage {
         let loc = check_key(key)?;
         let s3 = match &*self.inner {
             Backend::Local { fs } => {
-                let path = fs
-                    .path_to_filesystem(&loc)
-                    .map_err(|e| self.err("read", key, e))?;
+                let path = self.file_of(fs, &loc, "read", key)?;
                 return local::get_range(key, &path, range).await;
             }
             Backend::S3 { s3 } => s3,

@@ -13,10 +13,6 @@ use crate::{VodError, VodRung, ALLOWED_DEMUXERS};
 /// Keyframe interval of every rendition, seconds: keyframes at 0, 2, 4 ... s of media time in
 /// every rung, so that 4 s segments cut at keyframes line up across rungs.
 pub const KEYFRAME_INTERVAL_S: u32 = 2;
-/// GOP cap in frames: far above any keyframe interval, so that only the forced keyframes occur.
-pub const MAX_GOP_FRAMES: u32 = 30_000;
-/// VBV buffer as a multiple of the bitrate (two seconds), as for live rungs.
-pub const BUFSIZE_FACTOR: u32 = 2;
 /// AAC bitrate of the audio rendition, kbit/s.
 pub const AUDIO_KBPS: u32 = 128;
 /// Sample rate of the audio rendition.
@@ -100,6 +96,12 @@ fn file_output(out: &mut Vec<String>, format: &str, path: &Path) -> Result<(), V
 /// `ffprobe -v error -print_format json -show_format -show_streams` on an upload, with the
 /// protocol and demuxer allow-lists.
 pub fn probe_args(path: &Path) -> Result<Vec<String>, VodError> {
+    ffprobe_json(path, ALLOWED_DEMUXERS, &["-show_format", "-show_streams"])
+}
+
+/// `ffprobe` printing JSON about a local file: only the `file` protocol and the `demuxers`
+/// allow-list, then `what` to show.
+fn ffprobe_json(path: &Path, demuxers: &str, what: &[&str]) -> Result<Vec<String>, VodError> {
     let mut out = strings(&[
         "-hide_banner",
         "-v",
@@ -107,13 +109,12 @@ pub fn probe_args(path: &Path) -> Result<Vec<String>, VodError> {
         "-protocol_whitelist",
         "file",
         "-format_whitelist",
-        ALLOWED_DEMUXERS,
+        demuxers,
         "-print_format",
         "json",
-        "-show_format",
-        "-show_streams",
-        "-i",
     ]);
+    out.extend(strings(what));
+    out.push("-i".into());
     out.push(file_url(path)?);
     Ok(out)
 }
@@ -192,10 +193,8 @@ pub fn transcode_args(
     out.push("-filter_complex".into());
     out.push(graph);
 
-    let gop = MAX_GOP_FRAMES.to_string();
     let force = format!("expr:gte(t,n_forced*{KEYFRAME_INTERVAL_S})");
     for (i, (rung, path)) in rungs.iter().zip(rung_outputs).enumerate() {
-        let kbps = rung.video_kbps;
         out.extend([
             "-map".into(),
             format!("[v{i}]"),
@@ -205,16 +204,9 @@ pub fn transcode_args(
             preset.into(),
             "-profile:v".into(),
             "high".into(),
-            "-b:v".into(),
-            format!("{kbps}k"),
-            "-maxrate".into(),
-            format!("{kbps}k"),
-            "-bufsize".into(),
-            format!("{}k", kbps.saturating_mul(BUFSIZE_FACTOR)),
-            "-g".into(),
-            gop.clone(),
-            "-keyint_min".into(),
-            gop.clone(),
+        ]);
+        out.extend(ferrocast_ladder::rate_control_args(rung.video_kbps));
+        out.extend([
             "-sc_threshold".into(),
             "0".into(),
             "-bf".into(),
@@ -439,22 +431,14 @@ pub fn thumbnails_vtt(
 /// QC, step 1: the duration ffprobe reads from a playlist (the sum of a VOD playlist's EXTINFs)
 /// and its streams, as JSON (`format.duration`).
 pub fn verify_probe_args(playlist: &Path) -> Result<Vec<String>, VodError> {
-    let mut out = strings(&[
-        "-hide_banner",
-        "-v",
-        "error",
-        "-protocol_whitelist",
-        "file",
-        "-format_whitelist",
+    ffprobe_json(
+        playlist,
         VERIFY_DEMUXERS,
-        "-print_format",
-        "json",
-        "-show_entries",
-        "format=duration:stream=codec_type,width,height",
-        "-i",
-    ]);
-    out.push(file_url(playlist)?);
-    Ok(out)
+        &[
+            "-show_entries",
+            "format=duration:stream=codec_type,width,height",
+        ],
+    )
 }
 
 /// QC, step 2: decode every keyframe of every stream a playlist lists (cheap: one picture in

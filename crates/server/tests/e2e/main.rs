@@ -17,6 +17,7 @@ mod publish;
 mod resilience;
 mod studio;
 mod vod;
+mod vod_api;
 mod vod_ops;
 mod vod_s3;
 mod webapp;

@@ -1,4 +1,13 @@
-# Sourced by the bench scripts: CPU accounting of a process tree from /proc.
+# Sourced by the bench scripts: the processes a script started (PIDS, which the script declares
+# and kills on exit) and CPU accounting of a process tree from /proc.
+
+# forget PID: no longer ours to kill. stop PID: SIGTERM, wait, forget.
+forget() { local p keep=(); for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done; PIDS=("${keep[@]}"); }
+stop() { # PID: SIGTERM, wait, forget
+  kill "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+  forget "$1"
+}
 
 # cpu_sample PID: "WALL CPU" = monotonic seconds and utime+stime+cutime+cstime (seconds) of PID
 # and every descendant alive now (reaped children are in their parent's cutime/cstime).
