@@ -8,7 +8,8 @@
 # connections each follow the live edge with blocking reloads (_HLS_msn/_HLS_part of the preload
 # hint). Prints, per run: how long after the first answer for a part every other waiting request
 # got its answer (p50/p99/max), server memory per waiting request and CPU, and the server's own
-# part production latency (last frame of a part received → part listed), from /metrics.
+# part production latency (last frame of a part received → part listed) and how long after the
+# part was listed the waiting requests were released (server side), from /metrics.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PEERS=${FERROCAST_PEERS:-$ROOT/../shared/peers}
@@ -56,19 +57,24 @@ for i in $(seq "$REPS"); do
   "$LOAD" --server "$HTTP" --path /live/ll/source/index.m3u8 --conns "$CONNS" --duration "$DURATION" --pid "$FC_PID" | tee -a "$OUT/summary.txt"
   curl -sf "http://$HTTP/metrics" | python3 -c '
 import sys, re
-buckets = []
-for line in sys.stdin:
-    m = re.match(r"ferrocast_part_publish_latency_seconds_bucket\{.*le=\"([^\"]+)\".*\} (\S+)", line)
-    if m:
-        buckets.append((float("inf") if m.group(1) == "+Inf" else float(m.group(1)), float(m.group(2))))
-buckets.sort()
-total = buckets[-1][1] if buckets else 0
-def q(p):
-    for le, c in buckets:
-        if c >= p * total:
-            return le
-    return float("nan")
-print(f"part production latency (server, frame in -> part listed): parts {int(total)} p50 <= {q(0.5)*1000:.0f} ms p99 <= {q(0.99)*1000:.0f} ms")
+def histogram(text, name, labels=""):
+    buckets = []
+    for m in re.finditer(name + r"_bucket\{(.*)le=\"([^\"]+)\"\} (\S+)", text):
+        if labels in m.group(1):
+            buckets.append((float("inf") if m.group(2) == "+Inf" else float(m.group(2)), float(m.group(3))))
+    buckets.sort()
+    total = buckets[-1][1] if buckets else 0
+    def q(p):
+        for le, c in buckets:
+            if c >= p * total:
+                return le * 1000
+        return float("nan")
+    return int(total), q
+text = sys.stdin.read()
+n, q = histogram(text, "ferrocast_part_publish_latency_seconds")
+print(f"part production latency (server, frame in -> part listed): parts {n} p50 <= {q(0.5):.0f} ms p99 <= {q(0.99):.0f} ms")
+n, q = histogram(text, "ferrocast_hls_blocking_release_seconds", "kind=\"playlist\"")
+print(f"release latency (server, part listed -> blocked request answered): requests {n} p50 <= {q(0.5):.0f} ms p99 <= {q(0.99):.0f} ms max <= {q(1.0):.0f} ms")
 ' | tee -a "$OUT/summary.txt"
   kill "$PUB" 2>/dev/null || true; kill "$FC_PID" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$DATA"; PUB=; FC_PID=
 done

@@ -31,52 +31,75 @@ pub async fn get(stream: &mut TcpStream, host: &str, path: &str) -> anyhow::Resu
     Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
-/// One GET on a keep-alive connection; returns the status and the body's bytes. The body is
-/// read by `Content-Length` (absent: empty), which every answer of the server carries.
+/// One GET on a keep-alive connection; returns the status and the body's bytes.
 pub async fn get_bytes(
     stream: &mut TcpStream,
     host: &str,
     path: &str,
 ) -> anyhow::Result<(u16, Vec<u8>)> {
-    stream
-        .write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
-        .await?;
     let mut buf = Vec::with_capacity(4096);
-    let mut chunk = [0u8; 4096];
-    loop {
-        let n = stream.read(&mut chunk).await?;
-        anyhow::ensure!(n > 0, "connection closed");
-        buf.extend_from_slice(&chunk[..n]);
-        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-            continue;
-        };
-        let head = String::from_utf8_lossy(&buf[..end]).to_string();
-        let status = head
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        anyhow::ensure!(
-            !head
-                .to_ascii_lowercase()
-                .contains("transfer-encoding: chunked"),
-            "chunked answers are not supported"
-        );
-        let len = head
-            .lines()
-            .find_map(|l| {
-                l.to_ascii_lowercase()
-                    .strip_prefix("content-length:")
-                    .map(|v| v.trim().to_owned())
-            })
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(0);
-        while buf.len() < end + 4 + len {
-            let n = stream.read(&mut chunk).await?;
-            anyhow::ensure!(n > 0, "connection closed");
-            buf.extend_from_slice(&chunk[..n]);
-        }
-        buf.truncate(end + 4 + len);
-        return Ok((status, buf.split_off(end + 4)));
+    let (status, body) = get_into(stream, host, path, &mut buf).await?;
+    Ok((status, buf[body].to_vec()))
+}
+
+/// One GET on a keep-alive connection, read into `buf` (reused across calls, so a load generator
+/// following thousands of connections allocates nothing per answer, which would be measured as
+/// server latency on a shared machine). Returns the status and where the body lies in `buf`. The
+/// body is read by `Content-Length` (absent: empty), which every answer of the server carries.
+pub async fn get_into(
+    stream: &mut TcpStream,
+    host: &str,
+    path: &str,
+    buf: &mut Vec<u8>,
+) -> anyhow::Result<(u16, std::ops::Range<usize>)> {
+    buf.clear();
+    for part in ["GET ", path, " HTTP/1.1\r\nHost: ", host, "\r\n\r\n"] {
+        buf.extend_from_slice(part.as_bytes());
     }
+    stream.write_all(buf).await?;
+    buf.clear();
+    let mut filled = 0;
+    let end = loop {
+        if buf.len() < filled + 4096 {
+            buf.resize(filled + 4096, 0);
+        }
+        let n = stream.read(&mut buf[filled..]).await?;
+        anyhow::ensure!(n > 0, "connection closed");
+        filled += n;
+        if let Some(end) = buf[..filled].windows(4).position(|w| w == b"\r\n\r\n") {
+            break end;
+        }
+    };
+    let head = &buf[..end];
+    let status = head
+        .get(9..12)
+        .and_then(|s| std::str::from_utf8(s).ok())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let header = |name: &[u8]| {
+        head.split(|b| *b == b'\n').find_map(|line| {
+            let (key, value) = line.split_at(line.iter().position(|b| *b == b':')?);
+            key.eq_ignore_ascii_case(name)
+                .then(|| std::str::from_utf8(&value[1..]).ok())
+                .flatten()
+                .map(str::trim)
+        })
+    };
+    anyhow::ensure!(
+        header(b"transfer-encoding").is_none(),
+        "chunked answers are not supported"
+    );
+    let len: usize = header(b"content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let body = end + 4..end + 4 + len;
+    if buf.len() < body.end {
+        buf.resize(body.end, 0);
+    }
+    while filled < body.end {
+        let n = stream.read(&mut buf[filled..body.end]).await?;
+        anyhow::ensure!(n > 0, "connection closed");
+        filled += n;
+    }
+    Ok((status, body))
 }

@@ -48,6 +48,10 @@ pub const PART_LATENCY: &str = "ferrocast_part_publish_latency_seconds";
 /// Blocking LL-HLS requests (`_HLS_msn` playlist reloads, preload-hinted parts) waiting now, by
 /// kind (`playlist`, `part`).
 pub const HLS_BLOCKED: &str = "ferrocast_hls_blocked_requests";
+/// Time from the position a blocking LL-HLS request waited for being reached (the part listed,
+/// or the hinted part complete) to the request being released with its answer, by kind: how far
+/// behind a crowd of waiting requests the server runs.
+pub const HLS_BLOCKING_RELEASE: &str = "ferrocast_hls_blocking_release_seconds";
 /// Blocking LL-HLS requests refused (400: malformed or too far ahead) or given up on (503: not
 /// ready within three target durations), by kind and code.
 pub const HLS_BLOCKING_ERRORS: &str = "ferrocast_hls_blocking_errors_total";
@@ -155,6 +159,12 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
         .set_buckets_for_metric(
             Matcher::Full(CHAT_DELIVERY_SECONDS.to_owned()),
             &[0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5],
+        )?
+        .set_buckets_for_metric(
+            Matcher::Full(HLS_BLOCKING_RELEASE.to_owned()),
+            &[
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5,
+            ],
         )?
         .set_buckets_for_metric(
             Matcher::Full(PART_LATENCY.to_owned()),

@@ -12,7 +12,7 @@ use ferrocast_packager::{
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, watch};
 
 pub use studio::RenditionState;
@@ -47,6 +47,9 @@ pub struct Position {
     pub hint: Option<(u64, u64)>,
     /// The playlist has `EXT-X-ENDLIST`.
     pub ended: bool,
+    /// When the position moved here (set when it is sent, not compared as part of it): released
+    /// requests are timed from it.
+    pub moved_at: Option<Instant>,
 }
 
 /// The numbers blocking requests to a Low-Latency rendition are judged and timed by.
@@ -502,8 +505,15 @@ impl Output {
             position_of(&w.window, rendition.limits.is_some())
         };
         rendition.position.send_if_modified(|current| {
+            let mut position = Position {
+                moved_at: current.moved_at,
+                ..position
+            };
             let modified = *current != position;
-            *current = position;
+            if modified {
+                position.moved_at = Some(Instant::now());
+                *current = position;
+            }
             modified
         });
         true
@@ -528,6 +538,7 @@ fn position_of(window: &LiveWindow, low_latency: bool) -> Position {
         last,
         hint,
         ended,
+        moved_at: None,
     }
 }
 

@@ -11,9 +11,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
-/// How often an idle worker looks for due jobs when nothing woke it (jobs enqueued by another
-/// process, retries whose back-off ended).
-const IDLE_POLL: Duration = Duration::from_millis(500);
+/// How long an idle worker sleeps when nothing wakes it. Enqueues in this process wake it at once,
+/// and the upkeep wakes it every [`UPKEEP`] while jobs are due (another process's, retries whose
+/// back-off ended), so this is only a backstop; polling the queue would cost an idle server a
+/// write transaction per worker every tick.
+const IDLE_POLL: Duration = Duration::from_secs(60);
 /// How often leases are renewed: three chances before one lapses.
 const HEARTBEAT: Duration = Duration::from_secs(LEASE.as_secs() / 3);
 /// How often lost leases are reaped and queue gauges refreshed.
@@ -54,43 +56,57 @@ async fn upkeep(vod: Arc<Vod>, mut shutdown: watch::Receiver<bool>) {
                 Err(error) => warn!(%error, "sweeping expired uploads"),
             }
         }
-        match vod.queue.reap(now).await {
-            Ok(reaped) => {
-                for id in &reaped.requeued {
-                    info!(job = id.0, "lease lapsed: job requeued");
-                }
-                metrics::counter!(crate::metrics::JOBS_REAPED)
-                    .increment(reaped.requeued.len() as u64);
-                for id in reaped.dead {
-                    if let Ok(Some(job)) = vod.queue.get(id).await {
-                        dead_letter(
-                            &vod,
-                            &job,
-                            job.last_error
-                                .as_deref()
-                                .unwrap_or("lost its worker too often"),
-                        )
-                        .await;
-                    }
-                }
-                if !reaped.requeued.is_empty() {
-                    vod.wake.notify_waiters();
+        // One read per tick when the queue is idle: reaping takes the write lock, so it runs only
+        // while some job is running.
+        let stats = match vod.queue.stats(now).await {
+            Ok(stats) => stats,
+            Err(error) => {
+                warn!(%error, "queue stats");
+                continue;
+            }
+        };
+        if stats.count(JobState::Running) > 0 {
+            reap(&vod, now).await;
+        }
+        for (state, n) in &stats.by_state {
+            metrics::gauge!(crate::metrics::JOBS_DEPTH, "state" => state.as_str()).set(*n as f64);
+        }
+        metrics::gauge!(crate::metrics::JOBS_DUE).set(stats.due as f64);
+        metrics::gauge!(crate::metrics::JOBS_OLDEST_AGE)
+            .set(stats.oldest_ready_age_ms.unwrap_or(0) as f64 / 1000.0);
+        // Idle workers sleep until woken: this wakes them for jobs no in-process enqueue
+        // announced (another process's, a retry whose back-off ended).
+        if stats.due > 0 {
+            vod.wake.notify_waiters();
+        }
+    }
+}
+
+/// Takes back jobs whose worker lost its lease; dead ones go to the dead letter.
+async fn reap(vod: &Arc<Vod>, now: i64) {
+    match vod.queue.reap(now).await {
+        Ok(reaped) => {
+            for id in &reaped.requeued {
+                info!(job = id.0, "lease lapsed: job requeued");
+            }
+            metrics::counter!(crate::metrics::JOBS_REAPED).increment(reaped.requeued.len() as u64);
+            for id in reaped.dead {
+                if let Ok(Some(job)) = vod.queue.get(id).await {
+                    dead_letter(
+                        vod,
+                        &job,
+                        job.last_error
+                            .as_deref()
+                            .unwrap_or("lost its worker too often"),
+                    )
+                    .await;
                 }
             }
-            Err(error) => warn!(%error, "reaping jobs"),
-        }
-        match vod.queue.stats(now).await {
-            Ok(stats) => {
-                for (state, n) in &stats.by_state {
-                    metrics::gauge!(crate::metrics::JOBS_DEPTH, "state" => state.as_str())
-                        .set(*n as f64);
-                }
-                metrics::gauge!(crate::metrics::JOBS_DUE).set(stats.due as f64);
-                metrics::gauge!(crate::metrics::JOBS_OLDEST_AGE)
-                    .set(stats.oldest_ready_age_ms.unwrap_or(0) as f64 / 1000.0);
+            if !reaped.requeued.is_empty() {
+                vod.wake.notify_waiters();
             }
-            Err(error) => warn!(%error, "queue stats"),
         }
+        Err(error) => warn!(%error, "reaping jobs"),
     }
 }
 
@@ -99,6 +115,11 @@ async fn work(vod: Arc<Vod>, name: String, mut shutdown: watch::Receiver<bool>) 
         if *shutdown.borrow() {
             return;
         }
+        // Registered before claiming, so an enqueue between an empty claim and the wait still
+        // wakes this worker.
+        let woken = vod.wake.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
         let lease_ms = LEASE.as_millis() as i64;
         match vod
             .queue
@@ -108,7 +129,7 @@ async fn work(vod: Arc<Vod>, name: String, mut shutdown: watch::Receiver<bool>) 
             Ok(Some((lease, job))) => run_one(&vod, lease, job, &shutdown).await,
             Ok(None) => {
                 tokio::select! {
-                    _ = vod.wake.notified() => {}
+                    _ = woken => {}
                     _ = tokio::time::sleep(IDLE_POLL) => {}
                     _ = shutdown.wait_for(|s| *s) => return,
                 }

@@ -232,7 +232,13 @@ async fn wait(
     let _blocked = Blocked::new(kind);
     let wait = position.wait_for(done);
     match tokio::time::timeout(limits.target_duration * MAX_WAIT_TARGETS, wait).await {
-        Ok(Ok(reached)) => Ok(*reached),
+        Ok(Ok(reached)) => {
+            if let Some(at) = reached.moved_at {
+                metrics::histogram!(m::HLS_BLOCKING_RELEASE, "kind" => kind)
+                    .record(at.elapsed().as_secs_f64());
+            }
+            Ok(*reached)
+        }
         Ok(Err(_)) | Err(_) => Err(not_ready(kind, msn, part)),
     }
 }

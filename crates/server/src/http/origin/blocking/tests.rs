@@ -15,6 +15,7 @@ fn complete(next_msn: u64, last_part: u64) -> Position {
         last: Some((next_msn - 1, Some(last_part))),
         hint: Some((next_msn, 0)),
         ended: false,
+        moved_at: None,
     }
 }
 
@@ -25,6 +26,7 @@ fn open(next_msn: u64, last_part: u64) -> Position {
         last: Some((next_msn, Some(last_part))),
         hint: Some((next_msn, last_part + 1)),
         ended: false,
+        moved_at: None,
     }
 }
 
