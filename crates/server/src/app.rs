@@ -145,7 +145,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     ));
     let router = http::router(state.clone());
     let http_stop = http_shutdown(state.clone(), shutdown_rx);
-    let http_task = tokio::spawn(http::serve::serve(http_listener, router, http_stop));
+    let http_task = tokio::spawn(http::serve::serve(
+        http_listener,
+        state.clone(),
+        router,
+        http_stop,
+    ));
     state.ready.store(true, Ordering::Relaxed);
     info!(http = %http_addr, rtmp = %rtmp_addr, data_dir = %state.config.data_dir.display(), "ferrocast serving");
     Ok(Running {

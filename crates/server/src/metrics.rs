@@ -207,10 +207,15 @@ pub async fn track_http(req: Request, next: Next) -> Response {
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = req.method().as_str().to_owned();
     let response = next.run(req).await;
-    let status = response.status().as_u16().to_string();
+    record_http(route, method, response.status(), start);
+    response
+}
+
+/// Counts one answered request and its latency (from `start`) under its route pattern.
+pub fn record_http(route: String, method: String, status: axum::http::StatusCode, start: Instant) {
+    let status = status.as_u16().to_string();
     metrics::histogram!(HTTP_DURATION, "route" => route.clone())
         .record(start.elapsed().as_secs_f64());
     metrics::counter!(HTTP_REQUESTS, "route" => route, "method" => method, "status" => status)
         .increment(1);
-    response
 }

@@ -6,6 +6,7 @@
 //! [`blocking`].
 
 mod blocking;
+pub mod fast;
 
 use super::chain_body::ChainBody;
 use super::error::AppError;
@@ -28,19 +29,23 @@ const INIT_TYPE: &str = "video/mp4";
 /// Segments never change under their URI (the broadcast id is in it).
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
+/// Response headers browser players may read.
+const EXPOSED: [header::HeaderName; 3] =
+    [header::CONTENT_LENGTH, header::CONTENT_RANGE, header::ETAG];
+
 /// The playback routes, with CORS for browser players.
 pub fn routes() -> Router<AppState> {
     let cors = CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
         .allow_headers([header::RANGE, header::IF_NONE_MATCH])
-        .expose_headers([header::CONTENT_LENGTH, header::CONTENT_RANGE, header::ETAG])
+        .expose_headers(EXPOSED)
         .max_age(std::time::Duration::from_secs(86400));
     Router::new()
-        .route("/live/{name}/master.m3u8", get(master))
+        .route(fast::MASTER_ROUTE, get(master))
         .route("/live/{name}/manifest.mpd", get(dash_manifest))
         .route("/live/utc", get(utc_time))
-        .route("/live/{name}/{rendition}/index.m3u8", get(media_playlist))
+        .route(fast::MEDIA_ROUTE, get(media_playlist))
         .route("/live/{name}/{rendition}/{sid}/{file}", get(segment))
         .layer(cors)
 }
@@ -106,15 +111,16 @@ async fn master(
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let out = output_of(&state, &name)?;
+    master_answer(&state, &name, &headers)
+}
+
+/// The multivariant playlist of channel `name` (also answered by [`fast`]).
+fn master_answer(state: &AppState, name: &str, headers: &HeaderMap) -> Result<Response, AppError> {
+    let out = output_of(state, name)?;
     let p = out
         .master_playlist()
         .ok_or_else(|| AppError::not_found("live channel"))?;
-    Ok(playlist_response(
-        &headers,
-        p,
-        &state.playlist_cache_control,
-    ))
+    Ok(playlist_response(headers, p, &state.playlist_cache_control))
 }
 
 /// A media playlist. On a Low-Latency rendition the delivery directives apply: `_HLS_msn` (and
@@ -126,24 +132,31 @@ async fn media_playlist(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let out = output_of(&state, &name)?;
+    media_playlist_answer(&state, &name, &rendition, query.as_deref(), &headers).await
+}
+
+/// The media playlist `rendition` of channel `name`, after the wait its delivery directives ask
+/// for (also answered by [`fast`]).
+async fn media_playlist_answer(
+    state: &AppState,
+    name: &str,
+    rendition: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<Response, AppError> {
+    let out = output_of(state, name)?;
     let rendition_missing = || AppError::not_found("rendition");
-    let Some(limits) = out.blocking_limits(&rendition) else {
+    let Some(limits) = out.blocking_limits(rendition) else {
         let p = out
-            .media_playlist(&rendition)
+            .media_playlist(rendition)
             .ok_or_else(rendition_missing)?;
-        return Ok(playlist_response(
-            &headers,
-            p,
-            &state.playlist_cache_control,
-        ));
+        return Ok(playlist_response(headers, p, &state.playlist_cache_control));
     };
-    let directives =
-        blocking::Directives::parse(query.as_deref()).map_err(|e| blocking::malformed(&e))?;
+    let directives = blocking::Directives::parse(query).map_err(|e| blocking::malformed(&e))?;
     let mut cache = &state.playlist_cache_control;
     if let Some(msn) = directives.msn {
         let position = out
-            .watch_position(&rendition)
+            .watch_position(rendition)
             .ok_or_else(rendition_missing)?;
         let decision = blocking::wait_playlist(position, msn, directives.part, limits).await?;
         // An ended playlist was answered without waiting: it is the plain playlist.
@@ -152,12 +165,12 @@ async fn media_playlist(
         }
     }
     let p = if directives.skip {
-        out.delta_playlist(&rendition)
+        out.delta_playlist(rendition)
     } else {
-        out.media_playlist(&rendition)
+        out.media_playlist(rendition)
     };
     Ok(playlist_response(
-        &headers,
+        headers,
         p.ok_or_else(rendition_missing)?,
         cache,
     ))

@@ -139,6 +139,36 @@ fn ffmpeg_publish_plays_as_hls_with_cdn_headers_and_ends_cleanly() {
             .header("access-control-allow-origin"),
         Some("*")
     );
+    // Playlist GETs take the origin's fast path and HEADs the router: the same headers either way,
+    // and the same route in the request metrics.
+    let origin = [("Origin", "https://x.example")];
+    for path in ["/live/main/master.m3u8", media_path.as_str()] {
+        let get = s.get(path, &origin);
+        let head = crate::harness::fetch("HEAD", &s.url(path), &origin);
+        let names = |r: &crate::harness::Resp| {
+            let mut names: Vec<String> = r.headers.iter().map(|(k, _)| k.to_lowercase()).collect();
+            names.sort();
+            names
+        };
+        assert_eq!(names(&get), names(&head), "{path}");
+        for h in [
+            "content-type",
+            "cache-control",
+            "vary",
+            "access-control-allow-origin",
+            "access-control-expose-headers",
+        ] {
+            assert_eq!(get.header(h), head.header(h), "{path}: {h}");
+        }
+    }
+    let metrics = s.metrics();
+    for route in [
+        r#"route="/live/{name}/master.m3u8",method="GET",status="200""#,
+        r#"route="/live/{name}/{rendition}/index.m3u8",method="GET",status="200""#,
+        r#"route="/live/{name}/{rendition}/index.m3u8",method="HEAD",status="200""#,
+    ] {
+        assert!(metrics.contains(route), "{route} counted:\n{metrics}");
+    }
     let pl_etag = pl.header("etag").unwrap().to_owned();
     let again = s.get(&media_path, &[("If-None-Match", &pl_etag)]);
     assert!(again.status == 304 || again.header("etag").unwrap() != pl_etag);
