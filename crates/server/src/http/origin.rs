@@ -42,10 +42,10 @@ pub fn routes() -> Router<AppState> {
         .expose_headers(EXPOSED)
         .max_age(std::time::Duration::from_secs(86400));
     Router::new()
-        .route(fast::MASTER_ROUTE, get(master))
+        .route("/live/{name}/master.m3u8", get(master))
         .route("/live/{name}/manifest.mpd", get(dash_manifest))
         .route("/live/utc", get(utc_time))
-        .route(fast::MEDIA_ROUTE, get(media_playlist))
+        .route("/live/{name}/{rendition}/index.m3u8", get(media_playlist))
         .route("/live/{name}/{rendition}/{sid}/{file}", get(segment))
         .layer(cors)
 }
