@@ -42,6 +42,11 @@ pub async fn get_bytes(
     Ok((status, buf[body].to_vec()))
 }
 
+/// Longest response head accepted.
+const MAX_HEAD: usize = 64 << 10;
+/// Largest response body accepted (a segment is a few MB).
+const MAX_BODY: usize = 256 << 20;
+
 /// One GET on a keep-alive connection, read into `buf` (reused across calls, so a load generator
 /// following thousands of connections allocates nothing per answer, which would be measured as
 /// server latency on a shared machine). Returns the status and where the body lies in `buf`. The
@@ -69,6 +74,7 @@ pub async fn get_into(
         if let Some(end) = buf[..filled].windows(4).position(|w| w == b"\r\n\r\n") {
             break end;
         }
+        anyhow::ensure!(filled <= MAX_HEAD, "response head over {MAX_HEAD} bytes");
     };
     let head = &buf[..end];
     let status = head
@@ -92,6 +98,10 @@ pub async fn get_into(
     let len: usize = header(b"content-length")
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
+    anyhow::ensure!(
+        len <= MAX_BODY,
+        "response body of {len} bytes, over {MAX_BODY}"
+    );
     let body = end + 4..end + 4 + len;
     if buf.len() < body.end {
         buf.resize(body.end, 0);
@@ -102,4 +112,38 @@ pub async fn get_into(
         filled += n;
     }
     Ok((status, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    /// A server that answers one request with `answer`; the client's error for it.
+    async fn refused(answer: Vec<u8>) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut req = [0u8; 1024];
+            let _ = s.read(&mut req).await;
+            let _ = s.write_all(&answer).await;
+        });
+        let mut stream = TcpStream::connect(&addr).await.unwrap();
+        let mut buf = Vec::new();
+        get_into(&mut stream, &addr, "/", &mut buf)
+            .await
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[tokio::test]
+    async fn oversized_heads_and_bodies_are_refused() {
+        let endless_head = vec![b'a'; MAX_HEAD + 8192];
+        assert!(refused(endless_head).await.contains("head over"));
+        let huge = b"HTTP/1.1 200 OK\r\nContent-Length: 999999999999\r\n\r\n".to_vec();
+        assert!(refused(huge).await.contains("body of 999999999999 bytes"));
+        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        assert!(refused(chunked).await.contains("chunked"));
+    }
 }

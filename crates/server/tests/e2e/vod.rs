@@ -158,13 +158,17 @@ fn variants(master_url: &str, text: &str) -> Vec<String> {
         .collect()
 }
 
+/// A public video titled `title`, created and uploaded by direct PUT from `file`: its id.
+pub(crate) fn uploaded(server: &Server, title: &str, file: &Path) -> String {
+    let created = create(server, title, "public");
+    let (status, body) = put_file(created["upload"]["url"].as_str().unwrap(), file);
+    assert!(status < 300, "{status} {body}");
+    created["id"].as_str().unwrap().to_owned()
+}
+
 /// A public video uploaded by direct PUT from a sample, once ready: its id.
 pub(crate) fn ready_video(server: &Server, name: &str, seconds: u32, size: &str) -> String {
-    let file = sample(name, seconds, size);
-    let created = create(server, name, "public");
-    let (status, body) = put_file(created["upload"]["url"].as_str().unwrap(), &file);
-    assert!(status < 300, "{status} {body}");
-    let id = created["id"].as_str().unwrap().to_owned();
+    let id = uploaded(server, name, &sample(name, seconds, size));
     ready(server, &id);
     id
 }
@@ -509,10 +513,7 @@ fn bad_files_fail_with_a_reason_and_oversized_uploads_are_refused() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "413");
     // The server is fine: a good file still goes through.
-    let created = create(&server, "good", "public");
-    let (status, _) = put_file(created["upload"]["url"].as_str().unwrap(), &good);
-    assert!(status < 300);
-    ready(&server, created["id"].as_str().unwrap());
+    ready(&server, &uploaded(&server, "good", &good));
     std::fs::remove_dir_all(dir).ok();
 }
 
@@ -539,10 +540,7 @@ fn b64(s: &str) -> String {
 fn a_sigkill_mid_transcode_is_retried_into_exactly_one_set_of_outputs() {
     let file = sample("sample-1080p-20s", 20, "1920x1080");
     let mut server = Server::start("vod-kill", &["--workers", "1"]);
-    let created = create(&server, "Crash test", "public");
-    let id = created["id"].as_str().unwrap().to_owned();
-    let (status, _) = put_file(created["upload"]["url"].as_str().unwrap(), &file);
-    assert!(status < 300);
+    let id = uploaded(&server, "Crash test", &file);
     wait_for("the transcode to be under way", READY_WITHIN, || {
         let v = video(&server, &id);
         (v["state"] == "processing" && v["progress"].as_f64().unwrap_or(0.0) >= 10.0).then_some(())

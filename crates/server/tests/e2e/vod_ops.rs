@@ -4,7 +4,7 @@
 //! purged.
 
 use crate::harness::{bin, wait_for, Server};
-use crate::vod::{create, put_file, ready, sample, video};
+use crate::vod::{ready, sample, uploaded, video};
 use serde_json::Value;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -40,10 +40,7 @@ fn ffmpeg_running(server: &Server) -> bool {
 fn the_cli_cancels_a_running_transcode_at_once_and_a_retry_finishes_the_video() {
     let file = sample("sample-1080p-20s", 20, "1920x1080");
     let server = Server::start("vod-ops", &["--workers", "1"]);
-    let created = create(&server, "Cancel me", "public");
-    let id = created["id"].as_str().unwrap().to_owned();
-    let (status, _) = put_file(created["upload"]["url"].as_str().unwrap(), &file);
-    assert!(status < 300);
+    let id = uploaded(&server, "Cancel me", &file);
     let job = wait_for("a running transcode", Duration::from_secs(120), || {
         let list = jobs(&server, &["list", "--state", "running"]);
         list["jobs"]
@@ -92,10 +89,7 @@ fn the_cli_cancels_a_running_transcode_at_once_and_a_retry_finishes_the_video() 
 fn a_separate_worker_process_transcodes_for_a_server_without_workers() {
     let file = sample("sample-360p-6s", 6, "640x360");
     let server = Server::start("vod-worker", &["--workers", "0"]);
-    let created = create(&server, "Elsewhere", "public");
-    let id = created["id"].as_str().unwrap().to_owned();
-    let (status, _) = put_file(created["upload"]["url"].as_str().unwrap(), &file);
-    assert!(status < 300);
+    let id = uploaded(&server, "Elsewhere", &file);
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(
         video(&server, &id)["state"],
@@ -131,6 +125,17 @@ fn a_separate_worker_process_transcodes_for_a_server_without_workers() {
     let done = text.find("\"state\":\"ready\"");
     assert!(queued.is_some() && done > queued, "{text}");
     ready(&server, &id);
+    // The worker is idle now and polls nothing: a video uploaded to the server is announced to it
+    // by its queue upkeep (every 2 s), long before its 60 s backstop.
+    let asked = Instant::now();
+    let second = uploaded(&server, "Elsewhere again", &file);
+    wait_for(
+        "the idle worker to take the new video",
+        Duration::from_secs(8),
+        || (video(&server, &second)["state"] != "queued").then_some(()),
+    );
+    println!("taken {:?} after the upload", asked.elapsed());
+    ready(&server, &second);
     Command::new("kill")
         .args(["-TERM", &worker.id().to_string()])
         .status()
