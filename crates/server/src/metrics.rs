@@ -1,8 +1,10 @@
 //! Prometheus metrics: names in one place, the recorder, and the HTTP middleware.
 
 use axum::extract::{MatchedPath, Request};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
+use metrics::SharedString;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -204,18 +206,85 @@ pub async fn track_http(req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = req.method().as_str().to_owned();
+        .map_or(SharedString::const_str("unmatched"), |p| {
+            SharedString::from(p.as_str().to_owned())
+        });
+    let method = method_label(req.method());
     let response = next.run(req).await;
     record_http(route, method, response.status(), start);
     response
 }
 
 /// Counts one answered request and its latency (from `start`) under its route pattern.
-pub fn record_http(route: String, method: String, status: axum::http::StatusCode, start: Instant) {
-    let status = status.as_u16().to_string();
+///
+/// Labels are shared strings, static for the usual methods and statuses: this runs for every
+/// request, and most of its cost was allocating them.
+pub fn record_http(
+    route: SharedString,
+    method: SharedString,
+    status: axum::http::StatusCode,
+    start: Instant,
+) {
     metrics::histogram!(HTTP_DURATION, "route" => route.clone())
         .record(start.elapsed().as_secs_f64());
-    metrics::counter!(HTTP_REQUESTS, "route" => route, "method" => method, "status" => status)
+    metrics::counter!(HTTP_REQUESTS, "route" => route, "method" => method, "status" => status_label(status))
         .increment(1);
+}
+
+/// The `method` label: static for the standard methods.
+pub fn method_label(method: &Method) -> SharedString {
+    const STANDARD: [Method; 7] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
+    ];
+    const NAMES: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+    match STANDARD.iter().position(|m| m == method) {
+        Some(i) => SharedString::const_str(NAMES[i]),
+        None => SharedString::from(method.as_str().to_owned()),
+    }
+}
+
+/// The `status` label: static for the statuses answered most.
+fn status_label(status: axum::http::StatusCode) -> SharedString {
+    const COMMON: [(u16, &str); 8] = [
+        (200, "200"),
+        (204, "204"),
+        (206, "206"),
+        (304, "304"),
+        (400, "400"),
+        (404, "404"),
+        (503, "503"),
+        (201, "201"),
+    ];
+    let code = status.as_u16();
+    match COMMON.iter().find(|(c, _)| *c == code) {
+        Some((_, name)) => SharedString::const_str(name),
+        None => SharedString::from(code.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::StatusCode;
+
+    #[test]
+    fn labels_are_the_method_and_the_numeric_status() {
+        assert_eq!(method_label(&Method::GET).as_ref(), "GET");
+        assert_eq!(method_label(&Method::OPTIONS).as_ref(), "OPTIONS");
+        let custom = Method::from_bytes(b"PROPFIND").unwrap();
+        assert_eq!(method_label(&custom).as_ref(), "PROPFIND");
+        assert_eq!(status_label(StatusCode::OK).as_ref(), "200");
+        assert_eq!(status_label(StatusCode::NOT_MODIFIED).as_ref(), "304");
+        assert_eq!(status_label(StatusCode::IM_A_TEAPOT).as_ref(), "418");
+        assert_eq!(
+            status_label(StatusCode::INTERNAL_SERVER_ERROR).as_ref(),
+            "500"
+        );
+    }
 }

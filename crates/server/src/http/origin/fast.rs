@@ -13,6 +13,7 @@ use crate::http::error::AppError;
 use crate::state::AppState;
 use axum::http::{header, HeaderValue, Method, Request};
 use axum::response::{IntoResponse, Response};
+use metrics::SharedString;
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -74,8 +75,8 @@ pub async fn answer<B>(state: AppState, req: Request<B>) -> Response {
     let mut response = result.into_response();
     add_cors(response.headers_mut());
     crate::metrics::record_http(
-        route_label.to_owned(),
-        Method::GET.as_str().to_owned(),
+        SharedString::const_str(route_label),
+        SharedString::const_str("GET"),
         response.status(),
         start,
     );
