@@ -451,7 +451,8 @@ pub fn video_size(target: &str) -> (u64, u64) {
     )
 }
 
-fn run_ok(cmd: &mut Command) -> Output {
+/// Runs `cmd` to completion; fails the test with its stderr unless it succeeded.
+pub(crate) fn run_ok(cmd: &mut Command) -> Output {
     let out = cmd.output().expect("run command");
     assert!(
         out.status.success(),

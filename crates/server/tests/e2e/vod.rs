@@ -2,7 +2,7 @@
 //! real moto server), the job graph with real ffmpeg, playback of every rendition by ffmpeg,
 //! refusals of bad files, and a SIGKILL in the middle of a transcode.
 
-use crate::harness::{wait_for, Server};
+use crate::harness::{run_ok, wait_for, Server};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -119,22 +119,17 @@ pub(crate) fn ready(server: &Server, id: &str) -> Value {
 
 /// Decodes one rendition's playlist with ffmpeg; returns the decoded duration in seconds.
 pub(crate) fn decode(url: &str) -> f64 {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "format=duration",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(url)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "ffprobe {url}: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-show_entries",
+                "format=duration",
+                "-of",
+                "csv=p=0",
+            ])
+            .arg(url),
     );
     let status = Command::new("ffmpeg")
         .args(["-v", "error", "-nostdin", "-i", url, "-f", "null", "-"])

@@ -3,7 +3,7 @@
 //! reason), retried (the video's whole graph runs again to `ready`), and the finished jobs are
 //! purged.
 
-use crate::harness::{bin, wait_for, Server};
+use crate::harness::{bin, run_ok, wait_for, Server};
 use crate::vod::{ready, sample, uploaded, video};
 use serde_json::Value;
 use std::process::Command;
@@ -11,17 +11,12 @@ use std::time::{Duration, Instant};
 
 /// `ferrocast jobs ARGS` against `server`; its JSON answer.
 fn jobs(server: &Server, args: &[&str]) -> Value {
-    let out = Command::new(bin())
-        .arg("jobs")
-        .args(["--url", &server.url(""), "--data-dir"])
-        .arg(&server.data_dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "ferrocast jobs {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        Command::new(bin())
+            .arg("jobs")
+            .args(["--url", &server.url(""), "--data-dir"])
+            .arg(&server.data_dir)
+            .args(args),
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }
