@@ -37,18 +37,23 @@ pub(crate) fn sample(name: &str, seconds: u32, size: &str) -> PathBuf {
 }
 
 pub(crate) fn source_duration(path: &Path) -> f64 {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "format=duration",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(path)
-        .output()
-        .unwrap();
+    probed_duration(path.as_os_str())
+}
+
+/// The container duration ffprobe reports for `target` (a file or a URL), in seconds.
+fn probed_duration(target: &std::ffi::OsStr) -> f64 {
+    let out = run_ok(
+        Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-show_entries",
+                "format=duration",
+                "-of",
+                "csv=p=0",
+            ])
+            .arg(target),
+    );
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }
 
@@ -119,18 +124,7 @@ pub(crate) fn ready(server: &Server, id: &str) -> Value {
 
 /// Decodes one rendition's playlist with ffmpeg; returns the decoded duration in seconds.
 pub(crate) fn decode(url: &str) -> f64 {
-    let out = run_ok(
-        Command::new("ffprobe")
-            .args([
-                "-v",
-                "error",
-                "-show_entries",
-                "format=duration",
-                "-of",
-                "csv=p=0",
-            ])
-            .arg(url),
-    );
+    let duration = probed_duration(url.as_ref());
     let status = Command::new("ffmpeg")
         .args(["-v", "error", "-nostdin", "-i", url, "-f", "null", "-"])
         .stderr(Stdio::piped())
@@ -141,7 +135,7 @@ pub(crate) fn decode(url: &str) -> f64 {
         "decoding {url}: {}",
         String::from_utf8_lossy(&status.stderr)
     );
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    duration
 }
 
 /// The variant URIs of a master playlist, resolved against its URL.
