@@ -233,38 +233,25 @@ pub fn record_http(
 
 /// The `method` label: static for the standard methods.
 pub fn method_label(method: &Method) -> SharedString {
-    const STANDARD: [Method; 7] = [
-        Method::GET,
-        Method::HEAD,
-        Method::POST,
-        Method::PUT,
-        Method::PATCH,
-        Method::DELETE,
-        Method::OPTIONS,
-    ];
-    const NAMES: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
-    match STANDARD.iter().position(|m| m == method) {
-        Some(i) => SharedString::const_str(NAMES[i]),
-        None => SharedString::from(method.as_str().to_owned()),
-    }
+    static_label(
+        method.as_str(),
+        &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+    )
 }
 
 /// The `status` label: static for the statuses answered most.
 fn status_label(status: axum::http::StatusCode) -> SharedString {
-    const COMMON: [(u16, &str); 8] = [
-        (200, "200"),
-        (204, "204"),
-        (206, "206"),
-        (304, "304"),
-        (400, "400"),
-        (404, "404"),
-        (503, "503"),
-        (201, "201"),
-    ];
-    let code = status.as_u16();
-    match COMMON.iter().find(|(c, _)| *c == code) {
-        Some((_, name)) => SharedString::const_str(name),
-        None => SharedString::from(code.to_string()),
+    static_label(
+        status.as_str(),
+        &["200", "201", "204", "206", "304", "400", "404", "503"],
+    )
+}
+
+/// `value` as a label: the matching entry of `known` (no allocation), else an owned copy.
+fn static_label(value: &str, known: &[&'static str]) -> SharedString {
+    match known.iter().find(|k| **k == value) {
+        Some(k) => SharedString::const_str(k),
+        None => SharedString::from(value.to_owned()),
     }
 }
 

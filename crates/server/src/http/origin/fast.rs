@@ -33,7 +33,7 @@ enum Playlist<'a> {
     Media(&'a str, &'a str),
 }
 
-/// Channel and rendition names are `[a-z0-9_-]`; anything else (escapes included) goes to the
+/// Channel and rendition names are ASCII letters, digits, `_` and `-`; anything else (escapes included) goes to the
 /// router, which decodes and refuses it properly.
 fn plain(segment: &str) -> bool {
     !segment.is_empty()
